@@ -1,0 +1,51 @@
+# blobcache: every target installs what it needs on a fresh Debian machine (run as root).
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= release
+
+# Debian packages each job needs; installed only when missing.
+BUILD_PACKAGES := libssl-dev libzstd-dev pkg-config
+TEST_PACKAGES := $(BUILD_PACKAGES) util-linux openssl
+BENCH_PACKAGES := $(TEST_PACKAGES) coreutils
+
+.PHONY: all build run test bench clean deps-build deps-test deps-bench
+
+all: build
+
+define install_missing
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+endef
+
+deps-build:
+	$(call install_missing,$(BUILD_PACKAGES))
+
+deps-test:
+	$(call install_missing,$(TEST_PACKAGES))
+
+deps-bench:
+	$(call install_missing,$(BENCH_PACKAGES))
+
+build: deps-build
+	$(SWIFT) build -c $(CONFIG) --product blobcache
+
+# Build and serve with the embedded defaults (127.0.0.1:5000, ./blobcache-data).
+run: build
+	./.build/$(CONFIG)/blobcache serve
+
+# Unit and end-to-end tests. Debug build, so assertions and preconditions are live.
+test: deps-test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Side-by-side comparisons with the anchors; writes Benchmarks/RESULTS.md.
+bench: deps-bench
+	$(SWIFT) build -c release --product blobcache-bench
+	$(SWIFT) build -c release --product blobcache
+	Benchmarks/run.sh
+
+clean:
+	rm -rf .build

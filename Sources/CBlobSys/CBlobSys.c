@@ -1,0 +1,76 @@
+#define _GNU_SOURCE
+#include "CBlobSys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+int cbs_errno(void) { return errno; }
+
+int cbs_open_tmpfile(int dirfd, const char *dir, mode_t mode) {
+    return openat(dirfd, dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+}
+
+int cbs_openat(int dirfd, const char *path, int flags, mode_t mode) {
+    return openat(dirfd, path, flags, mode);
+}
+
+int cbs_link_descriptor(int fd, int dirfd, const char *name) {
+    if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0) return 0;
+    if (errno != ENOENT && errno != EPERM) return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW);
+}
+
+int cbs_start_writeback(int fd, off_t offset, off_t length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}
+
+int cbs_wait_writeback(int fd, off_t offset, off_t length) {
+    return sync_file_range(fd, offset, length,
+                           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+}
+
+int cbs_drop_pages(int fd, off_t offset, off_t length) {
+    return posix_fadvise(fd, offset, length, POSIX_FADV_DONTNEED);
+}
+
+ssize_t cbs_sendfile(int out_fd, int in_fd, off_t *offset, size_t count) {
+    return sendfile(out_fd, in_fd, offset, count);
+}
+
+int64_t cbs_resident_pages(int fd, uint64_t length) {
+    if (length == 0) return 0;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t pages = (size_t)((length + (uint64_t)page - 1) / (uint64_t)page);
+    void *map = mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) return -1;
+    int64_t resident = 0;
+    unsigned char vec[4096];
+    for (size_t done = 0; done < pages;) {
+        size_t n = pages - done < sizeof vec ? pages - done : sizeof vec;
+        if (mincore((char *)map + done * (size_t)page, n * (size_t)page, vec) != 0) {
+            int saved = errno;
+            munmap(map, (size_t)length);
+            errno = saved;
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) resident += vec[i] & 1;
+        done += n;
+    }
+    munmap(map, (size_t)length);
+    return resident;
+}
+
+int cbs_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
+}
+
+const int cbs_O_DIRECTORY = O_DIRECTORY;
+const int cbs_O_NOFOLLOW = O_NOFOLLOW;
+const int cbs_O_CLOEXEC = O_CLOEXEC;
+const int cbs_O_PATH = O_PATH;

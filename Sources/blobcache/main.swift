@@ -1,0 +1,2 @@
+import BlobServer
+print("blobcache \(BlobcacheVersion.string)")
