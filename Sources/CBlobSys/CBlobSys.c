@@ -2,6 +2,8 @@
 #include "CBlobSys.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <string.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -68,6 +70,13 @@ int64_t cbs_resident_pages(int fd, uint64_t length) {
 
 int cbs_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
     return renameat2(olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
+}
+
+void cbs_set_thread_name(const char *name) {
+    char cut[16];
+    strncpy(cut, name, sizeof cut - 1);
+    cut[sizeof cut - 1] = 0;
+    pthread_setname_np(pthread_self(), cut);
 }
 
 const int cbs_O_DIRECTORY = O_DIRECTORY;

@@ -42,6 +42,9 @@ int64_t cbs_resident_pages(int fd, uint64_t length);
 /// renameat2(2) with RENAME_NOREPLACE.
 int cbs_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
+/// pthread_setname_np(3) for the calling thread (names longer than 15 bytes are cut).
+void cbs_set_thread_name(const char *name);
+
 /// Constants not visible through Glibc.
 extern const int cbs_O_DIRECTORY;
 extern const int cbs_O_NOFOLLOW;

@@ -1,0 +1,60 @@
+import CBlobSys
+import Glibc
+
+extension BlobStore {
+    /// The maintenance thread's loop. Holds the store only during a round, so dropping the
+    /// last reference elsewhere ends the loop.
+    static func runMaintenance(of weakStore: BlobStore?, sleeper: WakeableSleeper) {
+        weak let store = weakStore
+        if let first = store, first.options.reconcileInBackground {
+            _ = try? first.reconcile()
+        }
+        while true {
+            guard let current = store else { return }
+            let interval = current.options.capacityRefreshSeconds
+            current.maintenanceRound()
+            _ = consume current
+            guard sleeper.sleep(seconds: interval) else { return }
+        }
+    }
+
+    /// One round: the size cap, the page-cache budget, and the journal's length.
+    func maintenanceRound() {
+        refreshCapacity(incoming: 0)
+        trimPageCache()
+        let snapshotDue = state.withLock { state in
+            state.journalDamaged || state.journal.recordCount >= options.journalRecordsBeforeSnapshot
+        }
+        if snapshotDue { try? writeSnapshot() }
+    }
+
+    /// Drops the pages of the coldest resident blobs until the estimate is below 90% of the
+    /// budget (the margin keeps this from running on every request).
+    func trimPageCache() {
+        let budget = options.resolvedPageCacheBudget
+        while true {
+            let victims: [Digest] = state.withLock { state in
+                guard state.index.residentBytes > budget else { return [] }
+                let target = budget / 10 * 9
+                var victims: [Digest] = []
+                while state.index.residentBytes > target, victims.count < 64,
+                      let coldest = state.index.coldestResident() {
+                    state.index.clearResident(coldest)
+                    victims.append(coldest)
+                }
+                return victims
+            }
+            if victims.isEmpty { return }
+            for digest in victims { dropPages(of: digest) }
+        }
+    }
+
+    /// Asks the kernel to drop the cached pages of one blob.
+    func dropPages(of digest: Digest) {
+        let raw = StoreLayout.withPath(of: digest) { path in
+            cbs_openat(root.rawValue, path, O_RDONLY | cbs_O_CLOEXEC | cbs_O_NOFOLLOW, 0)
+        }
+        guard raw >= 0 else { return }
+        FileDescriptor(owning: raw).dropCachedPages()
+    }
+}
