@@ -4,13 +4,12 @@ import Glibc
 extension BlobStore {
     /// The maintenance thread's loop. Holds the store only during a round, so dropping the
     /// last reference elsewhere ends the loop.
-    static func runMaintenance(of weakStore: BlobStore?, sleeper: WakeableSleeper) {
-        weak let store = weakStore
-        if let first = store, first.options.reconcileInBackground {
+    static func runMaintenance(of reference: WeakStoreReference, sleeper: WakeableSleeper) {
+        if let first = reference.store, first.options.reconcileInBackground {
             _ = try? first.reconcile()
         }
         while true {
-            guard let current = store else { return }
+            guard let current = reference.store else { return }
             let interval = current.options.capacityRefreshSeconds
             current.maintenanceRound()
             _ = consume current
@@ -57,4 +56,12 @@ extension BlobStore {
         guard raw >= 0 else { return }
         FileDescriptor(owning: raw).dropCachedPages()
     }
+}
+
+/// How the maintenance thread refers to its store: weakly, so the store can go away.
+final class WeakStoreReference: Sendable {
+    // `weak let` keeps this Sendable: the reference never changes except to nil.
+    weak let store: BlobStore?
+
+    init(_ store: BlobStore) { self.store = store }
 }

@@ -272,14 +272,21 @@ public final class BlobStore: Sendable {
         }
     }
 
-    /// Stops the maintenance thread and writes a snapshot, so the next open is fast and keeps
-    /// the LRU order. Call once, after every writer has finished. The store must not be used
-    /// afterwards.
+    /// Stops the maintenance thread, writes a snapshot (so the next open is fast and keeps the
+    /// LRU order) and releases the directory. Call after every writer has finished; the store
+    /// must not be used afterwards. A store dropped without `close` loses nothing: the next
+    /// open replays the journal.
     public func close() throws(BlobStoreError) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         sleeper.stop()
         if let thread = maintenance.withLock({ $0 }), !thread.isCurrent { thread.join() }
-        do { try writeSnapshot() } catch { throw .system(error) }
+        defer { flock(lockFile.rawValue, LOCK_UN) }
+        do {
+            try writeSnapshot()
+            try state.withLock { state throws(SystemError) in try state.journal.sync() }
+        } catch {
+            throw .system(error)
+        }
     }
 
     /// Folds the journal into a new snapshot. Holds the lock while it walks the index.
@@ -295,8 +302,9 @@ public final class BlobStore: Sendable {
 
     private func startMaintenance() {
         let sleeper = self.sleeper
-        let thread = SystemThread(name: "blobstore-maint") { [weak self] in
-            BlobStore.runMaintenance(of: self, sleeper: sleeper)
+        let reference = WeakStoreReference(self)
+        let thread = SystemThread(name: "blobstore-maint") {
+            BlobStore.runMaintenance(of: reference, sleeper: sleeper)
         }
         maintenance.withLock { $0 = thread }
     }
