@@ -2,7 +2,8 @@ import Glibc
 
 extension BlobStore {
     /// Recomputes the size cap from `statvfs` and evicts when usage plus `incoming` passes it.
-    /// Called periodically, and before a write whose size is known.
+    /// Called periodically, and before a write whose size is known. When `incoming` cannot fit
+    /// even in an empty store, nothing is evicted for it and the decision says it does not fit.
     @discardableResult
     func refreshCapacity(incoming: UInt64) -> CapacityDecision {
         let space: FilesystemSpace
@@ -14,12 +15,16 @@ extension BlobStore {
                 CapacityDecision(effectiveCap: state.effectiveCap, evictTo: nil, fits: true)
             }
         }
-        let decision = state.withLock { state in
+        let (decision, target) = state.withLock { state in
             let decision = options.capacity.decide(usage: state.usage, space: space, incoming: incoming)
             state.effectiveCap = decision.effectiveCap
-            return decision
+            // A write that cannot fit is refused; it must not empty the store on its way out.
+            let target = decision.fits
+                ? decision.evictTo
+                : options.capacity.decide(usage: state.usage, space: space, incoming: 0).evictTo
+            return (decision, target)
         }
-        if let target = decision.evictTo { evict(untilUsageAtMost: target) }
+        if let target { evict(untilUsageAtMost: target) }
         return decision
     }
 

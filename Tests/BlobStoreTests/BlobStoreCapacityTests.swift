@@ -1,0 +1,154 @@
+import CBlobSys
+import Glibc
+import Testing
+@testable import BlobStore
+
+@Suite struct BlobStoreCapacity {
+    @Test func aTinySizeCapEvictsTheLeastRecentlyUsedAndKeepsUsageUnderIt() throws {
+        let directory = StoreTestDirectory()
+        let store = try BlobStore(directory: directory.data, options: testOptions {
+            $0.capacity = CapacityPolicy(maxSize: .bytes(10_000), minFree: .bytes(0), minReclaim: .bytes(2_000))
+        })
+        var digests: [Digest] = []
+        for seed in 0..<30 {
+            digests.append(try store.put(pseudoRandomBytes(count: 1000, seed: UInt64(seed))))
+            // Keep the first blob hot: it must survive every round of eviction.
+            _ = try openExisting(store, digests[0])
+            #expect(store.stats().bytes <= 10_000)
+        }
+        let stats = store.stats()
+        #expect(stats.effectiveCap == 10_000)
+        #expect(stats.evictions >= 20)
+        #expect(store.contains(digests[0]))
+        #expect(store.contains(digests[29]))
+        #expect(!store.contains(digests[1]))
+        #expect(blobFiles(in: directory.data).count == stats.blobs)
+    }
+
+    @Test func aBlobLargerThanTheCapIsRefusedBeforeAnyByteIsWritten() throws {
+        let directory = StoreTestDirectory()
+        let store = try BlobStore(directory: directory.data, options: testOptions {
+            $0.capacity = CapacityPolicy(maxSize: .bytes(10_000), minFree: .bytes(0), minReclaim: .bytes(0))
+        })
+        let kept = try store.put(pseudoRandomBytes(count: 5000, seed: 1))
+        #expect(throws: BlobStoreError.insufficientStorage(needed: 20_000)) {
+            try store.makeWriter(expectedSize: 20_000)
+        }
+        #expect(store.contains(kept))
+    }
+
+    @Test func theMaintenanceRoundEvictsWhenTheCapShrinks() throws {
+        let directory = StoreTestDirectory()
+        var digests: [Digest] = []
+        do {
+            let store = try BlobStore(directory: directory.data, options: testOptions())
+            for seed in 0..<10 { digests.append(try store.put(pseudoRandomBytes(count: 1000, seed: UInt64(seed)))) }
+            try store.close()
+        }
+        let store = try BlobStore(directory: directory.data, options: testOptions {
+            $0.capacity = CapacityPolicy(maxSize: .bytes(5_000), minFree: .bytes(0), minReclaim: .bytes(1_000))
+        })
+        // Opening computes the cap and evicts down to cap − reclaim.
+        #expect(store.stats().bytes <= 4_000)
+        #expect(store.contains(digests[9]))
+        #expect(!store.contains(digests[0]))
+    }
+
+    @Test func committedBlobsLeaveThePageCache() throws {
+        let directory = StoreTestDirectory()
+        let store = try BlobStore(directory: directory.data, options: testOptions { $0.writebackChunkBytes = 1 << 20 })
+        let digest = try store.put(pseudoRandomBytes(count: 16 << 20, seed: 9))
+        let blob = try openExisting(store, digest)
+        let resident = cbs_resident_pages(blob.descriptor.rawValue, blob.size)
+        #expect(resident >= 0)
+        #expect(resident < 16 << 20 / 4096 / 10, "more than 10% of a just-written blob stayed resident")
+    }
+
+    @Test func servedPagesBeyondTheBudgetAreDroppedColdestFirst() throws {
+        let directory = StoreTestDirectory()
+        let budget: UInt64 = 2 << 20
+        let store = try BlobStore(directory: directory.data, options: testOptions { $0.pageCacheBudget = budget })
+        var digests: [Digest] = []
+        for seed in 0..<4 { digests.append(try store.put(pseudoRandomBytes(count: 1 << 20, seed: UInt64(seed)))) }
+        for digest in digests {
+            let blob = try openExisting(store, digest)
+            _ = try readAll(blob)
+            store.noteServed(digest, bytes: blob.size)
+        }
+        // The maintenance thread may already have trimmed; trimming again is harmless.
+        store.trimPageCache()
+        #expect(store.stats().residentBytesEstimate <= budget)
+        let pages = try digests.map { digest in
+            let blob = try openExisting(store, digest)
+            return cbs_resident_pages(blob.descriptor.rawValue, blob.size)
+        }
+        // The two coldest were dropped; the hottest kept its pages.
+        #expect(pages[0] < 16 && pages[1] < 16, "cold blobs still resident: \(pages)")
+        #expect(pages[3] == 256, "hot blob lost its pages: \(pages)")
+    }
+}
+
+/// A store on a 4 MiB tmpfs that the suite mounts (CI runs as root), so that the disk
+/// really fills.
+@Suite(.serialized) struct BlobStoreOnAFullDisk {
+    final class SmallFilesystem {
+        let directory = StoreTestDirectory("tmpfs")
+        init(bytes: Int) throws {
+            let result = mount("tmpfs", directory.path, "tmpfs", 0, "size=\(bytes)")
+            try #require(result == 0, "mounting a tmpfs failed (errno \(cbs_errno())); the disk-full tests need root")
+        }
+        deinit { umount2(directory.path, Int32(MNT_DETACH)) }
+    }
+
+    func unknownSizeWrite(_ store: BlobStore, _ bytes: [UInt8]) throws -> Digest {
+        let writer = try store.makeWriter()
+        for chunk in stride(from: 0, to: bytes.count, by: 64 << 10) {
+            try bytes[chunk..<min(chunk + (64 << 10), bytes.count)].withUnsafeBytes { try writer.write($0) }
+        }
+        return try writer.commit()
+    }
+
+    @Test func writesPastAFullDiskEvictAndRetryAndNothingIsCorrupted() throws {
+        let filesystem = try SmallFilesystem(bytes: 4 << 20)
+        let store = try BlobStore(directory: filesystem.directory.data, options: testOptions {
+            $0.capacity = CapacityPolicy(maxSize: .percent(100), minFree: .bytes(0), minReclaim: .bytes(256 << 10))
+        })
+        var contents: [Digest: [UInt8]] = [:]
+        for seed in 0..<12 {
+            let bytes = pseudoRandomBytes(count: 512 << 10, seed: UInt64(seed))
+            contents[try unknownSizeWrite(store, bytes)] = bytes
+        }
+        let stats = store.stats()
+        #expect(stats.evictions > 0)
+        #expect(stats.pendingBytes == 0)
+        for digest in store.list(limit: 100) {
+            #expect(try readAll(openExisting(store, digest)) == contents[digest])
+        }
+        #expect(try store.verify().quarantined.isEmpty)
+    }
+
+    @Test func aBlobLargerThanTheDiskFailsAsInsufficientStorageAndTheStoreRecovers() throws {
+        let filesystem = try SmallFilesystem(bytes: 4 << 20)
+        let store = try BlobStore(directory: filesystem.directory.data, options: testOptions {
+            $0.capacity = CapacityPolicy(maxSize: .percent(100), minFree: .bytes(0), minReclaim: .bytes(256 << 10))
+        })
+        let small = pseudoRandomBytes(count: 100 << 10, seed: 1)
+        let kept = try store.put(small)
+        #expect {
+            try unknownSizeWrite(store, pseudoRandomBytes(count: 5 << 20, seed: 2))
+        } throws: { error in
+            guard case .insufficientStorage = error as? BlobStoreError else { return false }
+            return true
+        }
+        #expect(throws: BlobStoreError.insufficientStorage(needed: 5 << 20)) {
+            try store.makeWriter(expectedSize: 5 << 20)
+        }
+        #expect(directoryEntries("\(filesystem.directory.data)/tmp").isEmpty)
+        #expect(store.stats().pendingBytes == 0)
+        #expect(try store.verify().quarantined.isEmpty)
+        // Space is back once the failed write's temporary is gone: the store takes writes again.
+        let again = try store.put(pseudoRandomBytes(count: 1 << 20, seed: 3))
+        #expect(store.contains(again))
+        if store.contains(kept) { #expect(try readAll(openExisting(store, kept)) == small) }
+    }
+}
