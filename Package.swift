@@ -32,6 +32,9 @@ let package = Package(
         .executableTarget(
             name: "blobcache-bench", dependencies: ["BlobStore"], path: "Benchmarks/BlobBench",
             swiftSettings: strict),
+        .executableTarget(
+            name: "blobstore-crash-writer", dependencies: ["BlobStore"], path: "Tests/CrashWriter",
+            swiftSettings: strict),
         .testTarget(
             name: "BlobStoreTests", dependencies: ["BlobStore", "CBlobSys"],
             swiftSettings: strict),
