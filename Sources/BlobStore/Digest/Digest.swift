@@ -19,12 +19,24 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// Builds a digest from words already laid out as `words` is (hash bytes in memory
+    /// order, zero past the algorithm's length).
+    init(algorithm: DigestAlgorithm, words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)) {
+        self.algorithm = algorithm
+        self.words = words
+    }
+
     /// Parses `algorithm:hex` from a string. Throws `DigestError` for anything non-canonical.
     public init(parsing text: some StringProtocol) throws(DigestError) {
-        var utf8 = String(text)
-        let parsed: Result<Digest, DigestError> = utf8.withUTF8 { buffer in
+        // Native strings and their substrings are contiguous UTF-8: parse in place, no copy.
+        let parsed: Result<Digest, DigestError> = text.utf8.withContiguousStorageIfAvailable { buffer in
             Result { () throws(DigestError) in try Digest(parsing: UnsafeRawBufferPointer(buffer)) }
-        }
+        } ?? {
+            var copy = String(text)
+            return copy.withUTF8 { buffer in
+                Result { () throws(DigestError) in try Digest(parsing: UnsafeRawBufferPointer(buffer)) }
+            }
+        }()
         self = try parsed.get()
     }
 
@@ -97,10 +109,20 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
             && lhs.words.6 == rhs.words.6 && lhs.words.7 == rhs.words.7
     }
 
+    /// Hashes every word: a client chooses the digests it asks for, and digests that share
+    /// a prefix must not all land in one bucket of a `Set` or `Dictionary`.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(algorithm)
         hasher.combine(words.0)
         hasher.combine(words.1)
+        hasher.combine(words.2)
+        hasher.combine(words.3)
+        if algorithm.byteCount > 32 {
+            hasher.combine(words.4)
+            hasher.combine(words.5)
+            hasher.combine(words.6)
+            hasher.combine(words.7)
+        }
     }
 
     /// Orders by the canonical string: algorithm name, then hex (big-endian bytes).
@@ -122,7 +144,9 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
 
 extension Digest {
     /// A 64-bit value taken from the hash bytes: uniformly distributed for real digests,
-    /// so it serves directly as a hash-table key.
+    /// so it serves directly as a hash-table key. A table that inserts digests a client
+    /// merely names (not yet verified) should use `hash(into:)`: anyone can name many
+    /// digests that share these bits.
     @inlinable
     public var mixingBits: UInt64 { words.0 }
 }

@@ -25,8 +25,7 @@ public struct BlobStoreOptions: Sendable {
 
     /// The index's entry cap: `maxEntries`, or what the index share of the budget buys.
     public var resolvedMaxEntries: Int {
-        // An entry plus its share of the hash table (at least two UInt32 buckets per entry).
-        maxEntries ?? memoryBudget.indexEntryCap(bytesPerEntry: MemoryLayout<IndexEntry>.stride + 8)
+        maxEntries ?? memoryBudget.indexEntryCap(bytesPerEntry: BlobIndex.estimatedBytesPerEntry)
     }
 
     /// The resident page-cache budget for store files.

@@ -26,10 +26,12 @@ public struct FileDescriptor: ~Copyable, Sendable {
     }
 
     /// Opens `path` relative to the directory `directory` (AT_FDCWD: the working directory).
-    /// The corresponding C function is `openat`; O_CLOEXEC is always added.
+    /// The corresponding C function is `openat`; O_CLOEXEC is always added. A path with a
+    /// NUL byte throws EINVAL: C would see only the part before it, another file.
     public static func open(
         _ path: String, in directory: Int32 = AT_FDCWD, flags: Int32, mode: mode_t = 0o644
     ) throws(SystemError) -> FileDescriptor {
+        if path.utf8.contains(0) { throw SystemError(call: "openat", path: path, errno: EINVAL) }
         let raw = try syscall("openat", path: path) {
             cbs_openat(directory, path, flags | cbs_O_CLOEXEC, mode)
         }

@@ -1,0 +1,157 @@
+import Testing
+@testable import BlobStore
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so a failing seed replays.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// The index's contract written as plainly as possible: an array in LRU order and
+/// dictionaries, every operation O(n).
+private struct ModelIndex {
+    let capacity: Int
+    /// Coldest first.
+    var order: [Digest] = []
+    var sizes: [Digest: UInt64] = [:]
+    /// Entries with resident pages, least recently served first.
+    var residentOrder: [Digest] = []
+    var pages: [Digest: UInt64] = [:]
+
+    var totalBytes: UInt64 { sizes.values.reduce(0, +) }
+    var residentBytes: UInt64 { pages.values.reduce(0, +) * 4096 }
+
+    static func pages(_ bytes: UInt64) -> UInt64 { (bytes + 4095) / 4096 }
+
+    mutating func insert(_ digest: Digest, size: UInt64, at position: BlobIndex.InsertPosition) -> IndexInsertResult {
+        if let previous = sizes[digest] {
+            sizes[digest] = size
+            if let held = pages[digest], held > Self.pages(size) { setPages(digest, Self.pages(size)) }
+            if position == .hottest { order.removeAll { $0 == digest }; order.append(digest) }
+            return IndexInsertResult(previousSize: previous, evicted: nil)
+        }
+        var evicted: EvictedEntry?
+        if order.count == capacity {
+            let victim = order[0]
+            evicted = EvictedEntry(digest: victim, size: sizes[victim]!)
+            _ = remove(victim)
+        }
+        sizes[digest] = size
+        if position == .hottest { order.append(digest) } else { order.insert(digest, at: 0) }
+        return IndexInsertResult(previousSize: nil, evicted: evicted)
+    }
+
+    mutating func touch(_ digest: Digest) -> UInt64? {
+        guard let size = sizes[digest] else { return nil }
+        order.removeAll { $0 == digest }
+        order.append(digest)
+        return size
+    }
+
+    mutating func remove(_ digest: Digest) -> UInt64? {
+        guard let size = sizes.removeValue(forKey: digest) else { return nil }
+        order.removeAll { $0 == digest }
+        setPages(digest, 0)
+        return size
+    }
+
+    mutating func noteResident(_ digest: Digest, bytes: UInt64) {
+        guard let size = sizes[digest] else { return }
+        let new = min((pages[digest] ?? 0) + Self.pages(bytes), Self.pages(size))
+        guard new > 0 else { return }
+        residentOrder.removeAll { $0 == digest }
+        residentOrder.append(digest)
+        pages[digest] = new
+    }
+
+    /// Sets the pages without changing the resident order, except that 0 leaves the list.
+    mutating func setPages(_ digest: Digest, _ count: UInt64) {
+        if count == 0 {
+            pages[digest] = nil
+            residentOrder.removeAll { $0 == digest }
+        } else {
+            pages[digest] = count
+        }
+    }
+}
+
+/// A few hundred digests, with the awkward cases over-represented: sha512 pairs that share
+/// their first 32 bytes, and sha256 digests that share their `mixingBits`.
+private func digestPool(_ random: inout SplitMix64) -> [Digest] {
+    func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) } }
+    var pool: [Digest] = []
+    for _ in 0..<150 { pool.append(Digest(algorithm: .sha256, bytes: bytes(32))) }
+    for _ in 0..<50 { pool.append(Digest(algorithm: .sha512, bytes: bytes(64))) }
+    for _ in 0..<25 {
+        let head = bytes(32)
+        pool.append(Digest(algorithm: .sha512, bytes: head + bytes(32)))
+        pool.append(Digest(algorithm: .sha512, bytes: head + bytes(32)))
+    }
+    let shared = bytes(8)
+    for _ in 0..<50 { pool.append(Digest(algorithm: .sha256, bytes: shared + bytes(24))) }
+    return pool
+}
+
+@Test(arguments: [1, 2, 3, 0xC0FFEE, 0xDEAD_BEEF] as [UInt64])
+func randomOperationsAgreeWithASimpleModel(seed: UInt64) throws {
+    var random = SplitMix64(state: seed)
+    let pool = digestPool(&random)
+    let capacity = 64
+    let index = BlobIndex(capacity: capacity)
+    var model = ModelIndex(capacity: capacity)
+
+    for step in 0..<20_000 {
+        let digest = pool.randomElement(using: &random)!
+        let size = random.next() % 8 == 0 ? 0 : UInt64.random(in: 1...(1 << 20), using: &random)
+        let operation = Int.random(in: 0..<100, using: &random)
+        // Built only when an expectation fails: formatting every step would dominate the run.
+        func context() -> Comment { "seed \(seed), step \(step), operation \(operation), \(digest)" }
+        switch operation {
+        case 0..<30:
+            try #require(index.insert(digest, size: size, at: .hottest) == model.insert(digest, size: size, at: .hottest), context())
+        case 30..<40:
+            try #require(index.insert(digest, size: size, at: .coldest) == model.insert(digest, size: size, at: .coldest), context())
+        case 40..<55:
+            try #require(index.touch(digest) == model.touch(digest), context())
+        case 55..<65:
+            try #require(index.remove(digest) == model.remove(digest), context())
+        case 65..<80:
+            try #require(index.lookup(digest) == model.sizes[digest], context())
+        case 80..<95:
+            let bytes = UInt64.random(in: 0...(1 << 18), using: &random)
+            index.noteResident(digest, bytes: bytes)
+            model.noteResident(digest, bytes: bytes)
+        default:
+            index.clearResident(digest)
+            model.setPages(digest, 0)
+        }
+
+        var order: [Digest] = []
+        var sizesMatch = true
+        index.forEachColdestFirst { digest, size in
+            order.append(digest)
+            sizesMatch = sizesMatch && model.sizes[digest] == size
+        }
+        try #require(order == model.order, context())
+        try #require(sizesMatch, context())
+        try #require(index.count == model.order.count, context())
+        try #require(index.isFull == (model.order.count == capacity), context())
+        try #require(index.totalBytes == model.totalBytes, context())
+        try #require(index.coldest()?.digest == model.order.first, context())
+        try #require(index.residentBytes == model.residentBytes, context())
+        try #require(index.coldestResident() == model.residentOrder.first, context())
+
+        if step % 499 == 0 {
+            let after = random.next() % 2 == 0 ? nil : pool.randomElement(using: &random)
+            let expected = model.order.filter { after == nil || after! < $0 }.sorted()
+            try #require(index.smallestDigests(after: after, limit: 10, algorithm: nil) == Array(expected.prefix(10)), context())
+        }
+    }
+}
