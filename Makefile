@@ -6,7 +6,7 @@ CONFIG ?= release
 # Debian packages each job needs; installed only when missing.
 BUILD_PACKAGES := libssl-dev libzstd-dev pkg-config
 TEST_PACKAGES := $(BUILD_PACKAGES) util-linux openssl
-BENCH_PACKAGES := $(TEST_PACKAGES) coreutils
+BENCH_PACKAGES := $(TEST_PACKAGES) coreutils bc
 
 .PHONY: all build run test bench clean deps-build deps-test deps-bench
 

@@ -1,2 +1,105 @@
+// blobcache: the executable. Parses the command line and hands off to the library.
 import BlobServer
-print("blobcache \(BlobcacheVersion.string)")
+import BlobStore
+import Glibc
+
+let usage = """
+    usage: blobcache serve [--data-dir DIR]
+           blobcache verify --data-dir DIR
+           blobcache --help | --version
+
+    serve    open the store with the embedded defaults (data in ./blobcache-data) and keep it
+             until SIGTERM or SIGINT, then flush the index and exit 0. The HTTP listener is not
+             part of this build yet.
+    verify   re-hash every blob; move bad ones to quarantine/ (they become misses). Exits 1 if
+             any blob was quarantined.
+
+    """
+
+/// Writes to stderr without buffering.
+func printError(_ text: String) {
+    _ = text.withCString { write(2, $0, strlen($0)) }
+}
+
+func exitWithUsageError(_ message: String) -> Never {
+    printError("blobcache: \(message)\n\n\(usage)")
+    exit(2)
+}
+
+/// The value of `--data-dir DIR` or `--data-dir=DIR` among `arguments`, else `fallback`.
+func dataDirectory(in arguments: ArraySlice<String>, fallback: String?) -> String {
+    var iterator = arguments.makeIterator()
+    var found: String? = nil
+    while let argument = iterator.next() {
+        if argument == "--data-dir" {
+            guard let value = iterator.next(), !value.isEmpty else { exitWithUsageError("--data-dir needs a directory") }
+            found = value
+        } else if argument.hasPrefix("--data-dir=") {
+            found = String(argument.dropFirst("--data-dir=".count))
+        } else {
+            exitWithUsageError("unknown argument '\(argument)'")
+        }
+    }
+    guard let directory = found ?? fallback, !directory.isEmpty else { exitWithUsageError("--data-dir is required") }
+    return directory
+}
+
+func openStore(_ directory: String) -> BlobStore {
+    do {
+        return try BlobStore(directory: directory)
+    } catch {
+        printError("blobcache: cannot open data directory \(directory): \(error)\n")
+        exit(1)
+    }
+}
+
+func verify(_ directory: String) -> Never {
+    let store = openStore(directory)
+    let bar = isatty(2) == 1 ? ProgressBar(label: "verify") : nil
+    do {
+        let report = try store.verify { progress in
+            bar?.update(done: progress.bytesChecked, total: progress.bytesTotal,
+                        detail: "\(progress.blobsChecked) blobs, \(progress.quarantined) quarantined")
+        }
+        bar?.finish()
+        print("verified \(report.blobsChecked) blobs (\(ByteSize.format(report.bytesChecked))); quarantined \(report.quarantined.count)")
+        for digest in report.quarantined { print("quarantined \(digest)") }
+        try store.close()
+        exit(report.quarantined.isEmpty ? 0 : 1)
+    } catch {
+        bar?.finish()
+        printError("blobcache: verify failed: \(error)\n")
+        exit(1)
+    }
+}
+
+func serve(_ directory: String) -> Never {
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGINT)
+    sigaddset(&signals, SIGTERM)
+    // Blocked before any thread starts, so every thread inherits the mask and sigwait gets them.
+    pthread_sigmask(SIG_BLOCK, &signals, nil)
+    let store = openStore(directory)
+    let stats = store.stats()
+    print("blobcache \(BlobcacheVersion.string): store ready in \(directory) (\(stats.blobs) blobs, \(ByteSize.format(stats.bytes)), cap \(ByteSize.format(stats.effectiveCap))); no HTTP listener in this build")
+    var received: Int32 = 0
+    sigwait(&signals, &received)
+    do {
+        try store.close()
+    } catch {
+        printError("blobcache: flushing the index failed: \(error)\n")
+        exit(1)
+    }
+    exit(0)
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+switch arguments.first {
+case "--help", "-h", "help": print(usage, terminator: ""); exit(0)
+case "--version": print("blobcache \(BlobcacheVersion.string)"); exit(0)
+case "serve": serve(dataDirectory(in: arguments.dropFirst(), fallback: "./blobcache-data"))
+case "verify": verify(dataDirectory(in: arguments.dropFirst(), fallback: nil))
+case nil: exitWithUsageError("a command is required")
+case let other?: exitWithUsageError("unknown command '\(other)'")
+}

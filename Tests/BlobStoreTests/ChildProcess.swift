@@ -37,15 +37,25 @@ final class ChildProcess {
 
     /// Sends SIGKILL and waits for the process to die. Returns the raw wait status.
     @discardableResult
-    func killAndWait() -> Int32 {
-        kill(pid, SIGKILL)
+    func killAndWait() -> Int32 { signalAndWait(SIGKILL) }
+
+    /// Sends `signal` and waits for the process to end. Returns the raw wait status.
+    @discardableResult
+    func signalAndWait(_ signal: Int32) -> Int32 {
+        kill(pid, signal)
+        return waitForExit()
+    }
+
+    /// Waits for the process to end by itself. Returns the raw wait status.
+    @discardableResult
+    func waitForExit() -> Int32 {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         reaped = true
         return status
     }
 
-    /// Everything the child wrote to stdout (read after it died: EOF comes then).
+    /// Everything the child wrote to stdout until it closed it (at exit, at the latest).
     func readOutput() -> String {
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)

@@ -1,0 +1,49 @@
+import Glibc
+import Testing
+@testable import BlobStore
+
+/// The `blobcache` executable, run as a user would.
+@Suite struct BlobcacheCommandLine {
+    let executable = "\(ChildProcess.buildProductsDirectory)/blobcache"
+
+    func exitCode(_ status: Int32) -> Int32 { status & 0x7f == 0 ? (status >> 8) & 0xff : -1 }
+
+    @Test func verifyReportsAndQuarantinesARottenBlobAndExitsOne() throws {
+        let directory = StoreTestDirectory("cli")
+        var good: Digest, bad: Digest
+        do {
+            let store = try BlobStore(directory: directory.data, options: testOptions())
+            good = try store.put(pseudoRandomBytes(count: 4096, seed: 1))
+            bad = try store.put(pseudoRandomBytes(count: 4096, seed: 2))
+            try store.close()
+        }
+        corrupt(file: "\(directory.data)/\(StoreLayout.path(of: bad))", at: 100)
+        let run = try ChildProcess(executable, ["verify", "--data-dir", directory.data])
+        let output = run.readOutput()
+        #expect(exitCode(run.waitForExit()) == 1)
+        #expect(output.contains("verified 2 blobs"))
+        #expect(output.contains("quarantined \(bad)"))
+        #expect(!output.contains("quarantined \(good)"))
+
+        let again = try ChildProcess(executable, ["verify", "--data-dir", directory.data])
+        #expect(again.readOutput().contains("verified 1 blobs"))
+        #expect(exitCode(again.waitForExit()) == 0)
+    }
+
+    @Test func serveHoldsTheStoreUntilSIGTERMThenFlushesTheIndexAndExitsZero() throws {
+        let directory = StoreTestDirectory("cli")
+        let serve = try ChildProcess(executable, ["serve", "--data-dir", directory.data])
+        // The first line says the store is ready; wait for the snapshot-less index to exist.
+        for _ in 0..<200 where access("\(directory.data)/index/journal", F_OK) != 0 { usleep(10_000) }
+        usleep(100_000)
+        #expect(exitCode(serve.signalAndWait(SIGTERM)) == 0)
+        #expect(access("\(directory.data)/index/snapshot", F_OK) == 0, "no snapshot was written on SIGTERM")
+        #expect(serve.readOutput().contains("store ready in \(directory.data)"))
+    }
+
+    @Test(arguments: [["serve", "--bogus"], ["verify"], ["frobnicate"], []])
+    func badCommandLinesExitTwoAndSayWhy(_ arguments: [String]) throws {
+        let run = try ChildProcess(executable, arguments)
+        #expect(exitCode(run.waitForExit()) == 2)
+    }
+}
