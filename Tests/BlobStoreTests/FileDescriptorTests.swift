@@ -4,39 +4,6 @@ import Testing
 
 @testable import BlobStore
 
-/// A fresh directory under /tmp (mkdtemp), removed with everything in it when the value is.
-/// Used by the system and hasher tests; each test makes its own.
-struct SystemTestDirectory: ~Copyable {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/blobstore-test-XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { buffer in
-            guard let made = mkdtemp(buffer.baseAddress!) else { preconditionFailure("mkdtemp failed: errno \(errno)") }
-            return String(cString: made)
-        }
-    }
-
-    deinit { Self.remove(path) }
-
-    /// `name` inside the directory.
-    func file(_ name: String) -> String { path + "/" + name }
-
-    private static func remove(_ path: String) {
-        if let directory = opendir(path) {
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name == "." || name == ".." { continue }
-                remove(path + "/" + name)
-            }
-            closedir(directory)
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
-    }
-}
-
 /// Moves `descriptor` to a number at or above `floor`. Descriptors are handed out lowest
 /// first, so no test running in parallel gets a number this high in the meantime: a check
 /// on it after closing sees this descriptor's fate, not another test's file.
@@ -65,7 +32,7 @@ private func randomBytes(_ count: Int) -> [UInt8] {
 @Suite("FileDescriptor")
 struct FileDescriptorTests {
     @Test func openingAMissingFileThrowsOpenatWithThePathAndENOENT() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         let path = directory.file("missing")
         let error = #expect(throws: SystemError.self) { _ = try FileDescriptor.open(path, flags: O_RDONLY) }
         #expect(error == SystemError(call: "openat", path: path, errno: ENOENT))
@@ -74,7 +41,7 @@ struct FileDescriptorTests {
     }
 
     @Test func openingAPathWithANULByteThrowsEINVALInsteadOfOpeningItsPrefix() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         _ = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_WRONLY)
         let path = directory.file("blob\0.tmp")
         #expect(throws: SystemError(call: "openat", path: path, errno: EINVAL)) {
@@ -83,13 +50,13 @@ struct FileDescriptorTests {
     }
 
     @Test func openedDescriptorsAreCloseOnExec() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         let file = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_RDWR)
         #expect(try descriptorFlags(file.rawValue).get() & FD_CLOEXEC != 0)
     }
 
     @Test func openResolvesRelativePathsInTheGivenDirectory() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         let base = try FileDescriptor.openDirectory(directory.path)
         let created = try FileDescriptor.open("blob", in: base.rawValue, flags: O_CREAT | O_EXCL | O_WRONLY)
         try ([1, 2, 3] as [UInt8]).withUnsafeBytes { try created.writeAll($0) }
@@ -101,7 +68,7 @@ struct FileDescriptorTests {
     }
 
     @Test func openingAFileAsADirectoryThrowsENOTDIR() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         _ = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_WRONLY)
         #expect(throws: SystemError(call: "openat", path: directory.file("blob"), errno: ENOTDIR)) {
             _ = try FileDescriptor.openDirectory(directory.file("blob"))
@@ -109,7 +76,7 @@ struct FileDescriptorTests {
     }
 
     @Test func writeAllAndReadAtOffsetsRoundTrip() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         let file = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_RDWR)
         #expect(try file.size() == 0)
 
@@ -138,7 +105,7 @@ struct FileDescriptorTests {
     }
 
     @Test func writeAllAndReadAtTheCurrentPositionRoundTrip() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         let file = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_RDWR | O_APPEND)
         let first = randomBytes(70_000)
         let second = randomBytes(3)
@@ -159,7 +126,7 @@ struct FileDescriptorTests {
     }
 
     @Test func failedCallsNameThePathTheCallerGave() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         let readOnly = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_RDONLY)
         #expect(throws: SystemError(call: "pwrite", path: "blob", errno: EBADF)) {
             try [1].withUnsafeBytes { try readOnly.writeAll($0, at: 0, path: "blob") }
@@ -175,7 +142,7 @@ struct FileDescriptorTests {
     }
 
     @Test func duplicateGivesAnIndependentDescriptorThatOutlivesTheOriginal() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         let original = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_RDWR)
         try Array("content".utf8).withUnsafeBytes { try original.writeAll($0, at: 0) }
         let copy = try original.duplicate()
@@ -190,7 +157,7 @@ struct FileDescriptorTests {
     }
 
     @Test func takeHandsTheRawDescriptorOutWithoutClosingIt() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         let opened = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_RDWR)
         let descriptor = try movedHigh(opened, floor: highFloor(below: 128))
         let raw = descriptor.take()
@@ -199,7 +166,7 @@ struct FileDescriptorTests {
     }
 
     @Test func destroyingAFileDescriptorClosesIt() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         let opened = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_RDWR)
         let descriptor = try movedHigh(opened, floor: highFloor(below: 64))
         let raw = descriptor.rawValue
@@ -211,7 +178,7 @@ struct FileDescriptorTests {
     }
 
     @Test func syncAndDropCachedPagesSucceedOnARegularFile() throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("fd")
         let file = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_RDWR)
         try randomBytes(10_000).withUnsafeBytes { try file.writeAll($0, at: 0) }
         try file.sync()

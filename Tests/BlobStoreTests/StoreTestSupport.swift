@@ -18,6 +18,9 @@ final class StoreTestDirectory {
     /// The data directory inside it.
     var data: String { "\(path)/data" }
 
+    /// `name` inside the directory.
+    func file(_ name: String) -> String { path + "/" + name }
+
     /// Removes `path` and everything below it (like `rm -rf`), without following links.
     static func removeTree(_ path: String) {
         var info = stat()

@@ -210,7 +210,7 @@ struct StreamingHasherTests {
     @Test(.enabled(if: access("/usr/bin/openssl", X_OK) == 0, "needs the openssl command"),
           arguments: DigestAlgorithm.allCases)
     func digestOfARandomFileMatchesTheOpensslCommand(_ algorithm: DigestAlgorithm) throws {
-        let directory = SystemTestDirectory()
+        let directory = StoreTestDirectory("hash")
         let data = randomBytes(1 << 20)
         let file = try FileDescriptor.open(directory.file("random"), flags: O_CREAT | O_EXCL | O_WRONLY)
         try data.withUnsafeBytes { try file.writeAll($0) }
