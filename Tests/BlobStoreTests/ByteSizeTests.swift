@@ -50,13 +50,7 @@ import Testing
         #expect(try ByteSize(parsing: example.text).bytes == example.bytes)
     }
 
-    struct Rejected: Sendable, CustomTestStringConvertible {
-        let text: String
-        let reason: ByteSizeError.Reason
-        var testDescription: String { "'\(text)' is rejected as \(reason)" }
-    }
-
-    static let rejected: [Rejected] = [
+    static let rejected: [RejectedSizeText] = [
         .init(text: "", reason: .empty),
         .init(text: "512 MiB", reason: .containsSpace),
         .init(text: " 512MiB", reason: .containsSpace),
@@ -85,7 +79,7 @@ import Testing
     ]
 
     @Test(arguments: rejected)
-    func rejectsBadTextWithAnErrorThatNamesIt(_ example: Rejected) {
+    func rejectsBadTextWithAnErrorThatNamesIt(_ example: RejectedSizeText) {
         #expect {
             try ByteSize(parsing: example.text)
         } throws: { error in
@@ -165,13 +159,7 @@ import Testing
         #expect(try SizeLimit(parsing: example.text) == example.limit)
     }
 
-    struct Rejected: Sendable, CustomTestStringConvertible {
-        let text: String
-        let reason: ByteSizeError.Reason
-        var testDescription: String { "'\(text)' is rejected as \(reason)" }
-    }
-
-    static let rejected: [Rejected] = [
+    static let rejected: [RejectedSizeText] = [
         .init(text: "", reason: .empty),
         .init(text: "101%", reason: .percentOutOfRange),
         .init(text: "100.5%", reason: .percentOutOfRange),
@@ -186,7 +174,7 @@ import Testing
     ]
 
     @Test(arguments: rejected)
-    func rejectsBadLimitsWithAnErrorThatNamesThem(_ example: Rejected) {
+    func rejectsBadLimitsWithAnErrorThatNamesThem(_ example: RejectedSizeText) {
         #expect {
             try SizeLimit(parsing: example.text)
         } throws: { error in
@@ -226,4 +214,11 @@ import Testing
         #expect(SizeLimit.percent(80).description == "80%")
         #expect(SizeLimit.percent(12.5).description == "12.5%")
     }
+}
+
+/// Text that a size parser must refuse, and the reason it must give.
+struct RejectedSizeText: Sendable, CustomTestStringConvertible {
+    let text: String
+    let reason: ByteSizeError.Reason
+    var testDescription: String { "'\(text)' is rejected as \(reason)" }
 }
