@@ -66,9 +66,8 @@ public final class BlobWriter {
         if !finished { abandon() }
     }
 
-    /// The digest of the bytes written so far is not available until `commit`; this is the
-    /// temporary file's descriptor, for readers that follow a blob as it grows. Borrowed: valid
-    /// until the writer commits or is abandoned.
+    /// The temporary file's descriptor, for readers that follow a blob as it grows (bytes
+    /// before `bytesWritten` are readable, not yet verified). Borrowed: valid while the writer lives.
     public var descriptor: Int32 { file.rawValue }
 
     /// Appends `bytes`. On ENOSPC it evicts cold blobs and retries once, then throws
