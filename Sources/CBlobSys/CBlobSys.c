@@ -72,6 +72,10 @@ int cbs_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const 
     return renameat2(olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
 }
 
+int cbs_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length) {
+    return accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
 void cbs_set_thread_name(const char *name) {
     char cut[16];
     strncpy(cut, name, sizeof cut - 1);

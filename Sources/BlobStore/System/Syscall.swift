@@ -5,7 +5,7 @@ import Glibc
 /// that names the call and the path. errno is read right after the call, in this frame.
 @inline(never)
 @discardableResult
-func syscall<Result: FixedWidthInteger>(
+package func syscall<Result: FixedWidthInteger>(
     _ call: StaticString, path: @autoclosure () -> String = "", _ body: () -> Result
 ) throws(SystemError) -> Result {
     while true {
@@ -20,7 +20,7 @@ func syscall<Result: FixedWidthInteger>(
 /// Like `syscall`, for calls that return an error number instead of setting errno
 /// (posix_fadvise, posix_fallocate).
 @inline(never)
-func syscallReturningError(
+package func syscallReturningError(
     _ call: StaticString, path: @autoclosure () -> String = "", _ body: () -> Int32
 ) throws(SystemError) {
     while true {

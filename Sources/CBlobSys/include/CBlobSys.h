@@ -5,7 +5,12 @@
 #define CBLOBSYS_H
 
 #include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +46,9 @@ int64_t cbs_resident_pages(int fd, uint64_t length);
 
 /// renameat2(2) with RENAME_NOREPLACE.
 int cbs_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
+/// accept4(2) with SOCK_NONBLOCK|SOCK_CLOEXEC: the accepted socket is ready for the event loop.
+int cbs_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
 
 /// pthread_setname_np(3) for the calling thread (names longer than 15 bytes are cut).
 void cbs_set_thread_name(const char *name);
