@@ -4,13 +4,17 @@ import BlobStore
 import Glibc
 
 let usage = """
-    usage: blobcache serve [--data-dir DIR]
+    usage: blobcache serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--max-size SIZE]
+                           [--min-free SIZE] [--min-reclaim SIZE] [--memory-budget SIZE|auto]
+                           [--upstream [REGISTRY=]URL]... [--peers DNSNAME[:PORT]]
+                           [--dns-server HOST:PORT] [--log-level debug|info|warn|error]
            blobcache verify --data-dir DIR
            blobcache --help | --version
 
-    serve    open the store with the embedded defaults (data in ./blobcache-data) and keep it
-             until SIGTERM or SIGINT, then flush the index and exit 0. The HTTP listener is not
-             part of this build yet.
+    serve    open the store and keep it until SIGTERM or SIGINT, then flush the index and exit 0.
+             The HTTP listener is not part of this build yet. Each flag has a BLOBCACHE_… twin
+             (BLOBCACHE_MAX_SIZE) and a key in the JSON file (max_size); flag > environment >
+             file > the embedded defaults (config/blobcache.json). SIZE: 1048576, 512MiB, 80%.
     verify   re-hash every blob; move bad ones to quarantine/ (they become misses). Exits 1 if
              any blob was quarantined.
 
@@ -26,7 +30,8 @@ func exitWithUsageError(_ message: String) -> Never {
     exit(2)
 }
 
-/// The value of `--data-dir DIR` or `--data-dir=DIR` among `arguments`, else `fallback`.
+/// The value of `--data-dir DIR` or `--data-dir=DIR` among `arguments` (the only option of
+/// `verify`), else `fallback`.
 func dataDirectory(in arguments: ArraySlice<String>, fallback: String?) -> String {
     var iterator = arguments.makeIterator()
     var found: String? = nil
@@ -44,9 +49,9 @@ func dataDirectory(in arguments: ArraySlice<String>, fallback: String?) -> Strin
     return directory
 }
 
-func openStore(_ directory: String) -> BlobStore {
+func openStore(_ directory: String, options: BlobStoreOptions = BlobStoreOptions()) -> BlobStore {
     do {
-        return try BlobStore(directory: directory)
+        return try BlobStore(directory: directory, options: options)
     } catch {
         printError("blobcache: cannot open data directory \(directory): \(error)\n")
         exit(1)
@@ -73,14 +78,36 @@ func verify(_ directory: String) -> Never {
     }
 }
 
-func serve(_ directory: String) -> Never {
+/// The process environment as a dictionary.
+func environmentVariables() -> [String: String] {
+    var result: [String: String] = [:]
+    var entry = environ
+    while let pointer = entry.pointee {
+        let text = String(cString: pointer)
+        if let equals = text.firstIndex(of: "=") {
+            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        entry += 1
+    }
+    return result
+}
+
+func serve(_ arguments: [String]) -> Never {
+    let configuration: ServerConfiguration
+    do {
+        configuration = try ConfigurationLoader().load(arguments: arguments, environment: environmentVariables())
+    } catch {
+        printError("blobcache: bad configuration: \(error)\n")
+        exit(2)
+    }
+    let directory = configuration.dataDirectory
     var signals = sigset_t()
     sigemptyset(&signals)
     sigaddset(&signals, SIGINT)
     sigaddset(&signals, SIGTERM)
     // Blocked before any thread starts, so every thread inherits the mask and sigwait gets them.
     pthread_sigmask(SIG_BLOCK, &signals, nil)
-    let store = openStore(directory)
+    let store = openStore(directory, options: configuration.storeOptions)
     let stats = store.stats()
     print("blobcache \(BlobcacheVersion.string): store ready in \(directory) (\(stats.blobs) blobs, \(ByteSize.format(stats.bytes)), cap \(ByteSize.format(stats.effectiveCap))); no HTTP listener in this build")
     var received: Int32 = 0
@@ -98,7 +125,7 @@ let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "--help", "-h", "help": print(usage, terminator: ""); exit(0)
 case "--version": print("blobcache \(BlobcacheVersion.string)"); exit(0)
-case "serve": serve(dataDirectory(in: arguments.dropFirst(), fallback: "./blobcache-data"))
+case "serve": serve(Array(arguments.dropFirst()))
 case "verify": verify(dataDirectory(in: arguments.dropFirst(), fallback: nil))
 case nil: exitWithUsageError("a command is required")
 case let other?: exitWithUsageError("unknown command '\(other)'")

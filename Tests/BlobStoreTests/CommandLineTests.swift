@@ -41,7 +41,7 @@ import Testing
         #expect(serve.readOutput().contains("store ready in \(directory.data)"))
     }
 
-    @Test(arguments: [["serve", "--bogus"], ["verify"], ["frobnicate"], []])
+    @Test(arguments: [["serve", "--bogus"], ["serve", "--max-size", "80 %"], ["serve", "--log-level", "loud"], ["verify"], ["frobnicate"], []])
     func badCommandLinesExitTwoAndSayWhy(_ arguments: [String]) throws {
         let run = try ChildProcess(executable, arguments)
         #expect(exitCode(run.waitForExit()) == 2)

@@ -28,8 +28,14 @@ extension BlobStore {
     }
 
     /// Drops the pages of the coldest resident blobs until the estimate is below 90% of the
-    /// budget (the margin keeps this from running on every request).
+    /// budget (the margin keeps this from running on every request). One trim at a time: the
+    /// estimate is cleared before the pages are dropped, so a second trimmer must wait for the
+    /// first to finish rather than return while pages are still resident.
     func trimPageCache() {
+        pageCacheTrim.withLock { _ in trimPageCacheSerialized() }
+    }
+
+    private func trimPageCacheSerialized() {
         let budget = options.resolvedPageCacheBudget
         while true {
             let victims: [Digest] = state.withLock { state in

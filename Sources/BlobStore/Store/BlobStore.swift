@@ -25,6 +25,8 @@ public final class BlobStore: Sendable {
     let state: Mutex<StoreState>
     let sleeper = WakeableSleeper()
     private let maintenance: Mutex<SystemThread?> = Mutex(nil)
+    /// Held for a whole page-cache trim (see `trimPageCache`).
+    let pageCacheTrim = Mutex<Void>(())
     private let closed = Atomic<Bool>(false)
     private let temporaryCounter = Atomic<UInt64>(0)
 

@@ -1,0 +1,223 @@
+import BlobStore
+import Glibc
+
+/// Builds a `ServerConfiguration` from the command line, the environment and an optional JSON
+/// file. Precedence: flag > environment > file > default. Unknown flags, environment variables
+/// named `BLOBCACHE_…` that we do not know, and unknown file keys are errors, so a typo never
+/// silently falls back to a default.
+///
+/// Pure apart from `readFile`, which tests replace.
+public struct ConfigurationLoader {
+    /// One setting and its three spellings.
+    struct Setting: Sendable {
+        let key: String
+        let repeatable: Bool
+        let apply: @Sendable (inout ServerConfiguration, String) throws(ConfigurationValueError) -> Void
+
+        var flag: String { "--" + key.replacingUnderscores(with: "-") }
+        var environment: String { "BLOBCACHE_" + key.uppercased() }
+    }
+
+    static let settings: [Setting] = [
+        Setting(key: "listen", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+            configuration.listen = try address(text)
+        },
+        Setting(key: "data_dir", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+            guard !text.isEmpty, !text.contains("\0") else { throw ConfigurationValueError("needs a directory path") }
+            configuration.dataDirectory = text
+        },
+        Setting(key: "max_size", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+            configuration.maxSize = try limit(text)
+        },
+        Setting(key: "min_free", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+            configuration.minFree = try limit(text)
+        },
+        Setting(key: "min_reclaim", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+            configuration.minReclaim = try limit(text)
+        },
+        Setting(key: "memory_budget", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+            if text == "auto" { configuration.memoryBudget = nil; return }
+            do {
+                let bytes = try ByteSize(parsing: text).bytes
+                guard bytes >= 16 << 20 else { throw ConfigurationValueError("must be at least 16MiB (or auto)") }
+                configuration.memoryBudget = bytes
+            } catch let error as ByteSizeError {
+                throw ConfigurationValueError("\(error) (or auto)")
+            } catch let error as ConfigurationValueError {
+                throw error
+            } catch {
+                throw ConfigurationValueError("\(error)")
+            }
+        },
+        Setting(key: "upstream", repeatable: true) { configuration, text throws(ConfigurationValueError) in
+            let mapping = try UpstreamMapping(parsing: text)
+            guard !configuration.upstreams.contains(where: { $0.registry == mapping.registry }) else {
+                throw ConfigurationValueError("a second upstream for \(mapping.registry ?? "requests without ns")")
+            }
+            configuration.upstreams.append(mapping)
+        },
+        Setting(key: "peers", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+            guard !text.isEmpty, text.allSatisfy({ $0.isLetter || $0.isNumber || ".-:,_[]".contains($0) }) else {
+                throw ConfigurationValueError("needs DNSNAME[:PORT] or a comma-separated list of HOST:PORT")
+            }
+            configuration.peers = text
+        },
+        Setting(key: "dns_server", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+            configuration.dnsServer = try address(text)
+        },
+        Setting(key: "log_level", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+            guard let level = LogLevel(rawValue: text) else {
+                throw ConfigurationValueError("must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            configuration.logLevel = level
+        },
+    ]
+
+    private static func address(_ text: String) throws(ConfigurationValueError) -> SocketAddress {
+        do { return try SocketAddress(parsing: text) } catch { throw ConfigurationValueError("not HOST:PORT: \(error.reason)") }
+    }
+
+    private static func limit(_ text: String) throws(ConfigurationValueError) -> SizeLimit {
+        do { return try SizeLimit(parsing: text) } catch { throw ConfigurationValueError("\(error)") }
+    }
+
+    /// Reads a whole file; replaced in tests.
+    var readFile: (String) throws(ConfigurationValueError) -> [UInt8] = ConfigurationLoader.readWholeFile
+
+    public init() {}
+
+    /// Merges `arguments` (the words after `serve`), `environment` and the file named by
+    /// `--config` or `BLOBCACHE_CONFIG` over the defaults.
+    public func load(arguments: [String], environment: [String: String]) throws(ConfigurationError) -> ServerConfiguration {
+        let flags = try Self.parseFlags(arguments)
+        var configuration = ServerConfiguration.defaults
+        let file = flags.first { $0.setting == nil }?.value ?? environment["BLOBCACHE_CONFIG"]
+        if let file { try applyFile(file, to: &configuration) }
+        try Self.applyEnvironment(environment, to: &configuration)
+        // Flags last: they win. A repeatable flag replaces the lower sources' list as a whole.
+        var cleared = Set<String>()
+        for (setting, value) in flags {
+            guard let setting else { continue }
+            if setting.repeatable && cleared.insert(setting.key).inserted { configuration.upstreams = [] }
+            do { try setting.apply(&configuration, value) } catch {
+                throw ConfigurationError(key: setting.flag, value: value, reason: error.reason)
+            }
+        }
+        return configuration
+    }
+
+    /// `--flag value` and `--flag=value` pairs in order; a nil setting is `--config`.
+    static func parseFlags(_ arguments: [String]) throws(ConfigurationError) -> [(setting: Setting?, value: String)] {
+        var result: [(Setting?, String)] = []
+        var index = 0
+        var seen = Set<String>()
+        while index < arguments.count {
+            let word = arguments[index]
+            index += 1
+            let name: String
+            var value: String?
+            if let equals = word.firstIndex(of: "=") {
+                name = String(word[..<equals])
+                value = String(word[word.index(after: equals)...])
+            } else {
+                name = word
+            }
+            let setting = settings.first { $0.flag == name }
+            guard setting != nil || name == "--config" else {
+                throw ConfigurationError(key: name, value: "", reason: "unknown option (see blobcache --help)")
+            }
+            if value == nil {
+                guard index < arguments.count, !arguments[index].hasPrefix("--") else {
+                    throw ConfigurationError(key: name, value: "", reason: "needs a value")
+                }
+                value = arguments[index]
+                index += 1
+            }
+            if !(setting?.repeatable ?? false), !seen.insert(name).inserted {
+                throw ConfigurationError(key: name, value: value!, reason: "given twice")
+            }
+            result.append((setting, value!))
+        }
+        return result
+    }
+
+    static func applyEnvironment(_ environment: [String: String], to configuration: inout ServerConfiguration) throws(ConfigurationError) {
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("BLOBCACHE_") {
+            if name == "BLOBCACHE_CONFIG" || name == "BLOBCACHE_POD_IP" { continue }
+            guard let setting = settings.first(where: { $0.environment == name }) else {
+                throw ConfigurationError(key: name, value: value, reason: "unknown setting")
+            }
+            do {
+                if setting.repeatable {
+                    configuration.upstreams = []
+                    for item in value.split(separator: ",") { try setting.apply(&configuration, String(item)) }
+                } else {
+                    try setting.apply(&configuration, value)
+                }
+            } catch {
+                throw ConfigurationError(key: name, value: value, reason: error.reason)
+            }
+        }
+    }
+
+    func applyFile(_ path: String, to configuration: inout ServerConfiguration) throws(ConfigurationError) {
+        let bytes: [UInt8]
+        do { bytes = try readFile(path) } catch {
+            throw ConfigurationError(key: "--config", value: path, reason: error.reason)
+        }
+        let document: JSONValue
+        do { document = try JSONParser.parse(bytes) } catch {
+            throw ConfigurationError(key: "--config", value: path, reason: "not valid JSON: \(error)")
+        }
+        guard case .object(let members) = document else {
+            throw ConfigurationError(key: "--config", value: path, reason: "the file must hold one JSON object")
+        }
+        for (key, value) in members {
+            let where_ = "\(key) in \(path)"
+            guard let setting = Self.settings.first(where: { $0.key == key }) else {
+                throw ConfigurationError(key: where_, value: "", reason: "unknown key")
+            }
+            let texts: [String]
+            switch value {
+            case .string(let text): texts = [text]
+            case .number(let text) where setting.key.hasSuffix("size") || setting.key.hasPrefix("min") || setting.key == "memory_budget":
+                texts = [text]
+            case .array(let items) where setting.repeatable:
+                texts = try items.map { item throws(ConfigurationError) in
+                    guard case .string(let text) = item else {
+                        throw ConfigurationError(key: where_, value: "", reason: "array items must be strings, not \(item.kind)")
+                    }
+                    return text
+                }
+            default:
+                throw ConfigurationError(key: where_, value: "", reason: "must be \(setting.repeatable ? "a string or an array of strings" : "a string"), not \(value.kind)")
+            }
+            do {
+                for text in texts { try setting.apply(&configuration, text) }
+            } catch {
+                throw ConfigurationError(key: where_, value: texts.joined(separator: ","), reason: error.reason)
+            }
+        }
+    }
+
+    static func readWholeFile(_ path: String) throws(ConfigurationValueError) -> [UInt8] {
+        let file: FileDescriptor
+        do { file = try FileDescriptor.open(path, flags: O_RDONLY) } catch { throw ConfigurationValueError("cannot read: \(error)") }
+        let fd = file.rawValue
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 { throw ConfigurationValueError("cannot read: \(SystemError(call: "read", path: path, errno: errno))") }
+            if count == 0 { return bytes }
+            bytes += chunk[..<count]
+            guard bytes.count <= JSONParser.maxDocumentBytes else { throw ConfigurationValueError("larger than 1MiB") }
+        }
+    }
+}
+
+extension String {
+    fileprivate func replacingUnderscores(with replacement: Character) -> String {
+        String(map { $0 == "_" ? replacement : $0 })
+    }
+}
