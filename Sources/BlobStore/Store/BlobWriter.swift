@@ -109,10 +109,14 @@ public final class BlobWriter {
     /// digest and fsyncs the directory. When this returns the blob is durable and visible.
     /// If another writer committed the same digest first, this one succeeds too and one file
     /// remains. On a mismatch nothing becomes visible.
+    ///
+    /// `expecting` is for writers that learn the digest only at the end (chunked uploads): it
+    /// replaces the digest given at creation, and must use the writer's algorithm.
     @discardableResult
-    public func commit() throws(BlobStoreError) -> Digest {
+    public func commit(expecting late: Digest? = nil) throws(BlobStoreError) -> Digest {
         guard !finished else { throw .writerFinished }
         let digest = hasher.finish()
+        let expected = late ?? self.expected
         if let expectedSize, bytesWritten != expectedSize {
             abandon()
             throw .sizeMismatch(expected: expectedSize, actual: bytesWritten)
