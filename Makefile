@@ -8,7 +8,7 @@ BUILD_PACKAGES := libssl-dev libzstd-dev pkg-config
 TEST_PACKAGES := $(BUILD_PACKAGES) util-linux openssl
 BENCH_PACKAGES := $(TEST_PACKAGES) coreutils bc
 
-.PHONY: all build run test bench clean deps-build deps-test deps-bench
+.PHONY: all build run test bench fuzz clean deps-build deps-test deps-bench
 
 all: build
 
@@ -47,5 +47,11 @@ bench: deps-bench
 	$(SWIFT) build -c release --product blobcache
 	Benchmarks/run.sh
 
+# libFuzzer + AddressSanitizer on the HTTP request codec; FUZZ_SECONDS=600 make fuzz for longer.
+# Needs lld, which the Swift toolchain ships.
+FUZZ_SECONDS ?= 60
+fuzz: deps-build
+	Fuzz/build.sh HTTPRequestParser $(FUZZ_SECONDS)
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz
