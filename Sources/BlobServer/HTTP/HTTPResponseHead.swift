@@ -1,0 +1,88 @@
+/// A response's status line and header fields, encoded straight into bytes.
+///
+/// Values are checked as they are added: a CR, LF, NUL or other control character (anything
+/// that could end a field or start a forged one) is refused, so text echoed from a request, such
+/// as a `Location` built from a repository name, can never split the response.
+struct HTTPResponseHead {
+    /// Why a field value was refused.
+    struct InvalidFieldValue: Error, Equatable {
+        let name: String
+    }
+
+    let status: Int
+    private(set) var bytes: [UInt8]
+
+    /// Starts `HTTP/1.1 <status> <reason>` followed by the cached `Date` field.
+    init(status: Int, date: [UInt8]) {
+        self.status = status
+        bytes = []
+        bytes.reserveCapacity(256)
+        bytes += "HTTP/1.1 \(status) \(Self.reason(for: status))\r\nDate: ".utf8
+        bytes += date
+        bytes += [0x0D, 0x0A]
+    }
+
+    /// Adds `name: value`. Throws (and adds nothing) when the value has a control character other
+    /// than horizontal tab, or leading or trailing whitespace.
+    mutating func add(_ name: StaticString, _ value: some StringProtocol) throws(InvalidFieldValue) {
+        let utf8 = Array(value.utf8)
+        let valid = utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+            && utf8.first != 0x20 && utf8.first != 0x09 && utf8.last != 0x20 && utf8.last != 0x09
+        guard valid else { throw InvalidFieldValue(name: "\(name)") }
+        name.withUTF8Buffer { bytes += $0 }
+        bytes += [0x3A, 0x20]
+        bytes += utf8
+        bytes += [0x0D, 0x0A]
+    }
+
+    /// Adds `name: <decimal>`.
+    mutating func add(_ name: StaticString, _ value: UInt64) {
+        name.withUTF8Buffer { bytes += $0 }
+        bytes += [0x3A, 0x20]
+        bytes += String(value).utf8
+        bytes += [0x0D, 0x0A]
+    }
+
+    /// The finished head: the fields, `Connection: close` when the connection ends after this
+    /// response, and the empty line.
+    func encoded(closing: Bool) -> [UInt8] {
+        var out = bytes
+        if closing { out += "Connection: close\r\n".utf8 }
+        out += [0x0D, 0x0A]
+        return out
+    }
+
+    /// The reason phrases this server sends.
+    static func reason(for status: Int) -> String {
+        switch status {
+        case 100: "Continue"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 206: "Partial Content"
+        case 304: "Not Modified"
+        case 307: "Temporary Redirect"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 416: "Range Not Satisfiable"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        case 507: "Insufficient Storage"
+        default: "Status"
+        }
+    }
+}
