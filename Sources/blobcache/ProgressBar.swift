@@ -5,9 +5,14 @@ import Glibc
 /// Redraws at most ten times a second. Used from one thread.
 final class ProgressBar {
     private let label: String
+    /// Whether `done` and `total` are bytes (shown as 1.5GiB) or counts.
+    private let countsBytes: Bool
     private var lastDraw: Double = 0
 
-    init(label: String) { self.label = label }
+    init(label: String, countsBytes: Bool = true) {
+        self.label = label
+        self.countsBytes = countsBytes
+    }
 
     func update(done: UInt64, total: UInt64, detail: String) {
         var now = timespec()
@@ -19,9 +24,11 @@ final class ProgressBar {
         let width = 30
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = "\r\(label) [\(bar)] \(Int(fraction * 100))% \(ByteSize.format(done))/\(ByteSize.format(total)) \(detail)\u{1B}[K"
+        let line = "\r\(label) [\(bar)] \(Int(fraction * 100))% \(amount(done))/\(amount(total)) \(detail)\u{1B}[K"
         _ = line.withCString { write(2, $0, strlen($0)) }
     }
+
+    private func amount(_ value: UInt64) -> String { countsBytes ? ByteSize.format(value) : String(value) }
 
     func finish() {
         _ = "\r\u{1B}[K".withCString { write(2, $0, strlen($0)) }

@@ -9,6 +9,7 @@ let usage = """
                            [--upstream [REGISTRY=]URL]... [--peers DNSNAME[:PORT]]
                            [--dns-server HOST:PORT] [--log-level debug|info|warn|error]
            blobcache verify --data-dir DIR
+           blobcache import --data-dir DIR LAYOUT
            blobcache --help | --version
 
     serve    open the store and keep it until SIGTERM or SIGINT, then flush the index and exit 0.
@@ -17,6 +18,8 @@ let usage = """
              file > the embedded defaults (config/blobcache.json). SIZE: 1048576, 512MiB, 80%.
     verify   re-hash every blob; move bad ones to quarantine/ (they become misses). Exits 1 if
              any blob was quarantined.
+    import   seed the store from an OCI image layout directory; every blob is verified against
+             its digest on the way in. Exits 1 if any layout file was refused.
 
     """
 
@@ -30,23 +33,26 @@ func exitWithUsageError(_ message: String) -> Never {
     exit(2)
 }
 
-/// The value of `--data-dir DIR` or `--data-dir=DIR` among `arguments` (the only option of
-/// `verify`), else `fallback`.
-func dataDirectory(in arguments: ArraySlice<String>, fallback: String?) -> String {
+/// The value of `--data-dir DIR` or `--data-dir=DIR` (required) and up to `positionals` other
+/// words, for `verify` and `import`.
+func dataDirectory(in arguments: ArraySlice<String>, positionals: Int = 0) -> (directory: String, rest: [String]) {
     var iterator = arguments.makeIterator()
     var found: String? = nil
+    var rest: [String] = []
     while let argument = iterator.next() {
         if argument == "--data-dir" {
             guard let value = iterator.next(), !value.isEmpty else { exitWithUsageError("--data-dir needs a directory") }
             found = value
         } else if argument.hasPrefix("--data-dir=") {
             found = String(argument.dropFirst("--data-dir=".count))
+        } else if !argument.hasPrefix("-") && rest.count < positionals {
+            rest.append(argument)
         } else {
             exitWithUsageError("unknown argument '\(argument)'")
         }
     }
-    guard let directory = found ?? fallback, !directory.isEmpty else { exitWithUsageError("--data-dir is required") }
-    return directory
+    guard let directory = found, !directory.isEmpty else { exitWithUsageError("--data-dir is required") }
+    return (directory, rest)
 }
 
 func openStore(_ directory: String, options: BlobStoreOptions = BlobStoreOptions()) -> BlobStore {
@@ -92,6 +98,25 @@ func environmentVariables() -> [String: String] {
     return result
 }
 
+func importLayout(_ layout: String, into directory: String) -> Never {
+    let store = openStore(directory)
+    let bar = isatty(2) == 1 ? ProgressBar(label: "import", countsBytes: false) : nil
+    do {
+        let report = try OCILayoutImport.run(layout: layout, into: store) { done, total, bytes in
+            bar?.update(done: UInt64(done), total: UInt64(total), detail: "blobs, \(ByteSize.format(bytes))")
+        }
+        bar?.finish()
+        print("imported \(report.imported) blobs (\(ByteSize.format(report.bytesImported))); \(report.alreadyPresent) already present; \(report.failed.count) refused")
+        for failure in report.failed { print("refused \(failure.path): \(failure.reason)") }
+        try store.close()
+        exit(report.failed.isEmpty ? 0 : 1)
+    } catch {
+        bar?.finish()
+        printError("blobcache: import failed: \(error)\n")
+        exit(1)
+    }
+}
+
 func serve(_ arguments: [String]) -> Never {
     let configuration: ServerConfiguration
     do {
@@ -126,7 +151,11 @@ switch arguments.first {
 case "--help", "-h", "help": print(usage, terminator: ""); exit(0)
 case "--version": print("blobcache \(BlobcacheVersion.string)"); exit(0)
 case "serve": serve(Array(arguments.dropFirst()))
-case "verify": verify(dataDirectory(in: arguments.dropFirst(), fallback: nil))
+case "verify": verify(dataDirectory(in: arguments.dropFirst()).directory)
+case "import":
+    let parsed = dataDirectory(in: arguments.dropFirst(), positionals: 1)
+    guard let layout = parsed.rest.first else { exitWithUsageError("import needs the layout directory") }
+    importLayout(layout, into: parsed.directory)
 case nil: exitWithUsageError("a command is required")
 case let other?: exitWithUsageError("unknown command '\(other)'")
 }

@@ -47,3 +47,53 @@ import Testing
         #expect(exitCode(run.waitForExit()) == 2)
     }
 }
+
+@Suite struct BlobcacheImport {
+    let executable = "\(ChildProcess.buildProductsDirectory)/blobcache"
+
+    /// Writes `bytes` to `path`.
+    func write(_ bytes: [UInt8], to path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+
+    @Test func anOCILayoutIsImportedVerifiedAndACorruptBlobIsRefused() throws {
+        let directory = StoreTestDirectory("import")
+        let layout = directory.file("layout")
+        mkdir(layout, 0o755)
+        mkdir("\(layout)/blobs", 0o755)
+        mkdir("\(layout)/blobs/sha256", 0o755)
+        write(Array(#"{"imageLayoutVersion": "1.0.0"}"#.utf8), to: "\(layout)/oci-layout")
+        let good = pseudoRandomBytes(count: 3 << 20, seed: 1)
+        let goodDigest = StreamingHasher.digest(of: good)
+        write(good, to: "\(layout)/blobs/sha256/\(goodDigest.hex)")
+        let badDigest = StreamingHasher.digest(of: [1, 2, 3])
+        write([1, 2, 4], to: "\(layout)/blobs/sha256/\(badDigest.hex)")
+        write([0], to: "\(layout)/blobs/sha256/not-a-digest")
+
+        let run = try ChildProcess(executable, ["import", "--data-dir", directory.data, layout])
+        let output = run.readOutput()
+        let status = run.waitForExit()
+        #expect((status >> 8) & 0xff == 1, "refused files must make import fail")
+        #expect(output.contains("imported 1 blobs"))
+        #expect(output.contains("refused \(layout)/blobs/sha256/\(badDigest.hex): digest mismatch"))
+        #expect(output.contains("refused \(layout)/blobs/sha256/not-a-digest"))
+
+        let store = try BlobStore(directory: directory.data, options: testOptions())
+        #expect(try readAll(openExisting(store, goodDigest)) == good)
+        #expect(!store.contains(badDigest))
+        try store.close()
+
+        let again = try ChildProcess(executable, ["import", "--data-dir", directory.data, layout])
+        #expect(again.readOutput().contains("imported 0 blobs (0B); 1 already present"))
+        _ = again.waitForExit()
+    }
+
+    @Test func aDirectoryThatIsNotALayoutIsRefused() throws {
+        let directory = StoreTestDirectory("import")
+        let run = try ChildProcess(executable, ["import", "--data-dir", directory.data, directory.path])
+        #expect(run.readOutput().isEmpty)
+        #expect((run.waitForExit() >> 8) & 0xff == 1)
+    }
+}
