@@ -212,14 +212,8 @@ public struct JSONParser {
         guard at + 4 <= bytes.count else { throw error("\\u needs four hex digits") }
         var value: UInt32 = 0
         for byte in bytes[at..<(at + 4)] {
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw error("\\u needs four hex digits")
-            }
-            value = value << 4 | digit
+            guard let digit = hexDigitValue(byte) else { throw error("\\u needs four hex digits") }
+            value = value << 4 | UInt32(digit)
         }
         at += 4
         return value

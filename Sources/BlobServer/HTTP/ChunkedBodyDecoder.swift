@@ -87,7 +87,7 @@ public struct ChunkedBodyDecoder: Hashable, Sendable {
             let byte = input[i]
             switch state {
             case .size:
-                if let digit = Self.hexValue(byte) {
+                if let digit = hexDigitValue(byte) {
                     // Below 2^59 the next digit keeps the size within 2^63 - 1.
                     guard chunkSize >> 59 == 0 else { throw .chunkSizeOverflow }
                     chunkSize = chunkSize << 4 | UInt64(digit)
@@ -177,15 +177,6 @@ public struct ChunkedBodyDecoder: Hashable, Sendable {
         case .done: return .end(consumed: 0)
         case .failed(let error): throw error
         default: return .needMore
-        }
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 }

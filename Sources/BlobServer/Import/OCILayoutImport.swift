@@ -99,14 +99,11 @@ public enum OCILayoutImport {
 
     /// The entries of a directory, or nil when it cannot be read.
     private static func listDirectory(_ path: String) -> [String]? {
-        guard let stream = opendir(path) else { return nil }
-        defer { closedir(stream) }
         var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafePointer(to: &entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
+        do {
+            try DirectoryListing.forEachEntry(in: path, relativeTo: AT_FDCWD) { name, _ in names.append(String(cString: name)) }
+        } catch {
+            return nil
         }
         return names
     }

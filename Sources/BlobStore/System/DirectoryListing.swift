@@ -3,10 +3,10 @@ import Glibc
 
 /// Reads the names in a directory one at a time (readdir), so a directory of any size is
 /// walked in constant memory. "." and ".." are skipped.
-enum DirectoryListing {
+package enum DirectoryListing {
     /// Calls `body` with each entry's NUL-terminated name and whether it is a directory
     /// (`d_type`; DT_UNKNOWN counts as not a directory). The name is valid only during the call.
-    static func forEachEntry(
+    package static func forEachEntry(
         in path: String, relativeTo root: Int32,
         _ body: (UnsafePointer<CChar>, _ isDirectory: Bool) throws -> Void
     ) throws {
