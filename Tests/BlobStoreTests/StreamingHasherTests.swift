@@ -207,9 +207,10 @@ struct StreamingHasherTests {
         }
     }
 
-    @Test(.enabled(if: access("/usr/bin/openssl", X_OK) == 0, "needs the openssl command"),
-          arguments: DigestAlgorithm.allCases)
+    // `make test` installs openssl: a missing command fails the test rather than skipping it.
+    @Test(arguments: DigestAlgorithm.allCases)
     func digestOfARandomFileMatchesTheOpensslCommand(_ algorithm: DigestAlgorithm) throws {
+        try #require(access("/usr/bin/openssl", X_OK) == 0, "the openssl command is missing")
         let directory = StoreTestDirectory("hash")
         let data = randomBytes(1 << 20)
         let file = try FileDescriptor.open(directory.file("random"), flags: O_CREAT | O_EXCL | O_WRONLY)
