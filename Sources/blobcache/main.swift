@@ -135,6 +135,8 @@ func serve(_ arguments: [String]) -> Never {
     let store = openStore(directory, options: configuration.storeOptions)
     let stats = store.stats()
     print("blobcache \(BlobcacheVersion.string): store ready in \(directory) (\(stats.blobs) blobs, \(ByteSize.format(stats.bytes)), cap \(ByteSize.format(stats.effectiveCap))); no HTTP listener in this build")
+    // Supervisors and tests wait for this line: it must not sit in a pipe's buffer.
+    fflush(nil)
     var received: Int32 = 0
     sigwait(&signals, &received)
     do {

@@ -55,6 +55,27 @@ final class ChildProcess {
         return status
     }
 
+    /// The first line the child writes to stdout, waiting up to `timeoutMilliseconds`; nil if
+    /// none came. Reads byte by byte, so nothing after the line is consumed.
+    func readLine(timeoutMilliseconds: Int32) -> String? {
+        var line: [UInt8] = []
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let end = Int64(deadline.tv_sec) * 1000 + Int64(deadline.tv_nsec) / 1_000_000 + Int64(timeoutMilliseconds)
+        while true {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let left = end - (Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000)
+            guard left > 0 else { return nil }
+            var request = pollfd(fd: output, events: Int16(POLLIN), revents: 0)
+            guard poll(&request, 1, Int32(left)) == 1 else { continue }
+            var byte: UInt8 = 0
+            guard read(output, &byte, 1) == 1 else { return nil }
+            if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
+            line.append(byte)
+        }
+    }
+
     /// Everything the child wrote to stdout until it closed it (at exit, at the latest).
     func readOutput() -> String {
         var bytes: [UInt8] = []
