@@ -35,11 +35,12 @@ let package = Package(
         .executableTarget(
             name: "blobstore-crash-writer", dependencies: ["BlobStore"], path: "Tests/CrashWriter",
             swiftSettings: strict),
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
-            name: "BlobStoreTests", dependencies: ["BlobStore", "CBlobSys"],
+            name: "BlobStoreTests", dependencies: ["BlobStore", "CBlobSys", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "BlobServerTests", dependencies: ["BlobServer"],
+            name: "BlobServerTests", dependencies: ["BlobServer", "BlobStore", "TestSupport"],
             swiftSettings: strict),
     ]
 )

@@ -1,21 +1,10 @@
 import Testing
+import TestSupport
 @testable import BlobServer
 
 /// The ways a socket may cut one input into pieces: whole, one byte at a time, and at
 /// random points from fixed seeds (SplitMix64), so that a failure replays.
 enum HTTPTestFeeding {
-    private struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Each plan lists where the pieces end, the last at `count`; a piece may be empty.
     static func plans(count: Int) -> [[Int]] {
         var plans = [[count], Array(0...count)]

@@ -1,18 +1,6 @@
 import Testing
+import TestSupport
 @testable import BlobStore
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so a failing seed replays.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The index's contract written as plainly as possible: an array in LRU order and
 /// dictionaries, every operation O(n).

@@ -1,38 +1,7 @@
 import Glibc
 import Testing
+@_exported import TestSupport
 @testable import BlobStore
-
-/// A fresh directory under /tmp for one test, removed (with everything in it) at the end.
-final class StoreTestDirectory {
-    let path: String
-
-    init(_ label: String = "store") {
-        var template = Array("/tmp/blobcache-test-\(label)-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
-
-    deinit { StoreTestDirectory.removeTree(path) }
-
-    /// The data directory inside it.
-    var data: String { "\(path)/data" }
-
-    /// `name` inside the directory.
-    func file(_ name: String) -> String { path + "/" + name }
-
-    /// Removes `path` and everything below it (like `rm -rf`), without following links.
-    static func removeTree(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if info.st_mode & S_IFMT == S_IFDIR {
-            for name in directoryEntries(path) { removeTree("\(path)/\(name)") }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
-    }
-}
 
 /// Options for tests: no background thread surprises unless a test asks for them.
 func testOptions(_ configure: (inout BlobStoreOptions) -> Void = { _ in }) -> BlobStoreOptions {
@@ -43,22 +12,6 @@ func testOptions(_ configure: (inout BlobStoreOptions) -> Void = { _ in }) -> Bl
     options.maxEntries = 100_000
     configure(&options)
     return options
-}
-
-/// Deterministic pseudo-random bytes (SplitMix64), so failures reproduce.
-func pseudoRandomBytes(count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed
-    var bytes = [UInt8]()
-    bytes.reserveCapacity(count)
-    while bytes.count < count {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        withUnsafeBytes(of: z) { bytes.append(contentsOf: $0.prefix(count - bytes.count)) }
-    }
-    return bytes
 }
 
 /// Reads a whole open blob with pread.
@@ -75,19 +28,6 @@ func readAll(_ blob: borrowing OpenBlob) throws -> [UInt8] {
     return Array(out.prefix(offset))
 }
 
-/// Names of the entries in a directory (not recursive).
-func directoryEntries(_ path: String) -> [String] {
-    guard let stream = opendir(path) else { return [] }
-    defer { closedir(stream) }
-    var names: [String] = []
-    while let entry = readdir(stream) {
-        let name = withUnsafePointer(to: &entry.pointee.d_name) {
-            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-        }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted()
-}
 
 /// Every blob file under data/blobs, as relative paths.
 func blobFiles(in data: String) -> [String] {

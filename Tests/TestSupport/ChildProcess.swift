@@ -2,12 +2,12 @@ import Glibc
 
 /// A child process started with posix_spawn, its stdout on a pipe. Killed (SIGKILL) and reaped
 /// when the value goes away, so a failing test never leaves it running.
-final class ChildProcess {
-    let pid: pid_t
+public final class ChildProcess {
+    public let pid: pid_t
     private let output: Int32
     private var reaped = false
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    public init(_ executable: String, _ arguments: [String]) throws {
         var pipeEnds: [Int32] = [0, 0]
         guard pipe(&pipeEnds) == 0 else { throw ChildProcessError.pipe(errno) }
         // Close-on-exec on both ends, so other tests' children never hold this pipe open;
@@ -37,18 +37,18 @@ final class ChildProcess {
 
     /// Sends SIGKILL and waits for the process to die. Returns the raw wait status.
     @discardableResult
-    func killAndWait() -> Int32 { signalAndWait(SIGKILL) }
+    public func killAndWait() -> Int32 { signalAndWait(SIGKILL) }
 
     /// Sends `signal` and waits for the process to end. Returns the raw wait status.
     @discardableResult
-    func signalAndWait(_ signal: Int32) -> Int32 {
+    public func signalAndWait(_ signal: Int32) -> Int32 {
         kill(pid, signal)
         return waitForExit()
     }
 
     /// Waits for the process to end by itself. Returns the raw wait status.
     @discardableResult
-    func waitForExit() -> Int32 {
+    public func waitForExit() -> Int32 {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         reaped = true
@@ -57,7 +57,7 @@ final class ChildProcess {
 
     /// The first line the child writes to stdout, waiting up to `timeoutMilliseconds`; nil if
     /// none came. Reads byte by byte, so nothing after the line is consumed.
-    func readLine(timeoutMilliseconds: Int32) -> String? {
+    public func readLine(timeoutMilliseconds: Int32) -> String? {
         var line: [UInt8] = []
         var deadline = timespec()
         clock_gettime(CLOCK_MONOTONIC, &deadline)
@@ -77,7 +77,7 @@ final class ChildProcess {
     }
 
     /// Everything the child wrote to stdout until it closed it (at exit, at the latest).
-    func readOutput() -> String {
+    public func readOutput() -> String {
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -89,7 +89,7 @@ final class ChildProcess {
     }
 
     /// The directory holding this test binary, where SwiftPM also puts the package's executables.
-    static var buildProductsDirectory: String {
+    public static var buildProductsDirectory: String {
         var path = [CChar](repeating: 0, count: 4096)
         let count = readlink("/proc/self/exe", &path, path.count - 1)
         let exe = String(decoding: path.prefix(max(0, count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -99,7 +99,7 @@ final class ChildProcess {
     }
 }
 
-enum ChildProcessError: Error {
+public enum ChildProcessError: Error {
     case pipe(Int32)
     case spawn(String, Int32)
 }
