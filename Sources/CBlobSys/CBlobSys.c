@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <sys/uio.h>
 #include <string.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -81,6 +84,28 @@ void cbs_set_thread_name(const char *name) {
     strncpy(cut, name, sizeof cut - 1);
     cut[sizeof cut - 1] = 0;
     pthread_setname_np(pthread_self(), cut);
+}
+
+ssize_t cbs_pread_nowait(int fd, void *buffer, size_t count, off_t offset) {
+    struct iovec vector = { .iov_base = buffer, .iov_len = count };
+    return preadv2(fd, &vector, 1, offset, RWF_NOWAIT);
+}
+
+void *cbs_semaphore_create(void) {
+    sem_t *semaphore = malloc(sizeof *semaphore);
+    if (semaphore) sem_init(semaphore, 0, 0);
+    return semaphore;
+}
+
+void cbs_semaphore_destroy(void *semaphore) {
+    sem_destroy(semaphore);
+    free(semaphore);
+}
+
+void cbs_semaphore_post(void *semaphore) { sem_post(semaphore); }
+
+void cbs_semaphore_wait(void *semaphore) {
+    while (sem_wait(semaphore) != 0 && errno == EINTR) {}
 }
 
 const int cbs_O_DIRECTORY = O_DIRECTORY;

@@ -25,14 +25,28 @@ struct HTTPResponseHead {
     /// Adds `name: value`. Throws (and adds nothing) when the value has a control character other
     /// than horizontal tab, or leading or trailing whitespace.
     mutating func add(_ name: StaticString, _ value: some StringProtocol) throws(InvalidFieldValue) {
+        try appendField(name.withUTF8Buffer { Array($0) }, value)
+    }
+
+    private mutating func appendField(_ name: [UInt8], _ value: some StringProtocol) throws(InvalidFieldValue) {
         let utf8 = Array(value.utf8)
         let valid = utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
             && utf8.first != 0x20 && utf8.first != 0x09 && utf8.last != 0x20 && utf8.last != 0x09
-        guard valid else { throw InvalidFieldValue(name: "\(name)") }
-        name.withUTF8Buffer { bytes += $0 }
+        guard valid else { throw InvalidFieldValue(name: String(decoding: name, as: UTF8.self)) }
+        bytes += name
         bytes += [0x3A, 0x20]
         bytes += utf8
         bytes += [0x0D, 0x0A]
+    }
+
+    /// Adds a field whose name is only known at run time (a handler's extra fields). Throws
+    /// when the name is not an RFC 9110 token or the value is refused as above.
+    mutating func add(name: String, value: String) throws(InvalidFieldValue) {
+        let isToken = !name.isEmpty && name.utf8.allSatisfy { byte in
+            (0x21...0x7E).contains(byte) && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
+        }
+        guard isToken else { throw InvalidFieldValue(name: name) }
+        try appendField(Array(name.utf8), value)
     }
 
     /// Adds `name: <decimal>`.

@@ -134,6 +134,18 @@ public final class BlobStore: Sendable {
         return size
     }
 
+    /// The blob's size if the index has it, marking it recently used. Only memory is touched (no
+    /// system call), so an event loop may call it: a blob that is on disk but not yet indexed
+    /// (found by a later `open` or `size(of:)`) reads as absent.
+    public func touchIndexed(_ digest: Digest) -> UInt64? {
+        state.withLock { $0.index.touch(digest) }
+    }
+
+    /// Whether the index has `digest`, without changing its recency or touching the disk.
+    public func isIndexed(_ digest: Digest) -> Bool {
+        state.withLock { $0.index.lookup(digest) != nil }
+    }
+
     /// Whether the store has `digest`.
     public func contains(_ digest: Digest) -> Bool { size(of: digest) != nil }
 

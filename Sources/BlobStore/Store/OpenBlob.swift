@@ -14,4 +14,9 @@ public struct OpenBlob: ~Copyable, Sendable {
         self.descriptor = descriptor
         self.size = size
     }
+
+    /// Ends the value, handing its descriptor to the caller, who must close it.
+    public consuming func takeDescriptor() -> Int32 {
+        descriptor.take()
+    }
 }

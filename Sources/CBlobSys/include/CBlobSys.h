@@ -53,6 +53,16 @@ int cbs_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
 /// pthread_setname_np(3) for the calling thread (names longer than 15 bytes are cut).
 void cbs_set_thread_name(const char *name);
 
+/// pread that fails with EAGAIN instead of waiting for the disk (preadv2 with RWF_NOWAIT):
+/// the event loop reads small blobs only when their pages are already cached.
+ssize_t cbs_pread_nowait(int fd, void *buffer, size_t count, off_t offset);
+
+/// A counting semaphore on the heap, for the worker pool's queue.
+void *cbs_semaphore_create(void);
+void cbs_semaphore_destroy(void *semaphore);
+void cbs_semaphore_post(void *semaphore);
+void cbs_semaphore_wait(void *semaphore);
+
 /// Constants not visible through Glibc.
 extern const int cbs_O_DIRECTORY;
 extern const int cbs_O_NOFOLLOW;
