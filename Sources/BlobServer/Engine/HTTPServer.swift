@@ -21,6 +21,8 @@ public final class HTTPServer: Sendable {
         limits: ServerLimits, loops loopCount: Int, logger: Logger
     ) throws(SystemError) {
         Self.raiseDescriptorLimit()
+        // A client that hangs up mid-response must cost an EPIPE, not the process.
+        signal(SIGPIPE, SIG_IGN)
         let count = max(1, loopCount)
         precondition(metrics.shards.count >= count, "one metrics shard per loop")
         self.metrics = metrics

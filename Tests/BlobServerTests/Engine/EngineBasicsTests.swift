@@ -110,6 +110,25 @@ struct EngineBasicsTests {
         #expect(!harness.store.contains(claimed))
     }
 
+    @Test func clientsHangingUpMidResponseLeaveTheServerServing() throws {
+        let harness = try EngineHarness(loops: 1)
+        let bytes = pseudoRandomBytes(count: 8 << 20, seed: 21)
+        let digest = try harness.store.put(bytes)
+        for _ in 0..<5 {
+            let quitter = try harness.client()
+            try quitter.send("GET /blobs/\(digest) HTTP/1.1\r\nHost: x\r\n\r\n")
+            var some = [UInt8](repeating: 0, count: 1000)
+            _ = some.withUnsafeMutableBytes { recv(quitter.socket, $0.baseAddress, $0.count, 0) }
+            // A reset rather than a FIN: the server's next write fails with EPIPE/ECONNRESET.
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(quitter.socket, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        }
+        usleep(100_000)
+        let client = try harness.client()
+        try client.send("GET /blobs/\(digest) HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n\r\n")
+        #expect(try client.readReply().body == Array(bytes[0..<100]))
+    }
+
     @Test func fiftyPipelinedRequests() throws {
         let harness = try EngineHarness()
         let bytes = pseudoRandomBytes(count: 4096, seed: 5)
