@@ -78,6 +78,10 @@ plain_resident=$(resident "$scratch/pagecache/blobs")
 mib() { echo "scale=1; $1 / 1048576" | bc -l; }
 echo "resident: ours $(mib "$ours_resident") MiB, plain reads $(mib "$plain_resident") MiB"
 
+echo "== HTTP: blobcache beside nginx and docker-registry (wrk)"
+Benchmarks/http.sh .build/release/blobcache "$scratch/http" > "$scratch/http.out"
+cat "$scratch/http.out"
+
 cache_note="Cold runs follow \`echo 3 > /proc/sys/vm/drop_caches\`."
 [ -f "$scratch/cache-not-dropped" ] && cache_note="The page cache could not be dropped here, so \"cold\" runs were warm."
 
@@ -134,5 +138,13 @@ cache_note="Cold runs follow \`echo 3 > /proc/sys/vm/drop_caches\`."
   echo "|---|---|"
   echo "| **blobcache** (budget 32 MiB) | **$(mib "$ours_resident") MiB** |"
   echo "| plain reads, no budget (anchor) | $(mib "$plain_resident") MiB |"
+  echo
+  echo "## Server (BlobServer over HTTP)"
+  echo
+  echo "wrk on the same machine as the servers (2 cores shared by client and server). nginx runs"
+  echo "2 workers with \`sendfile on\`, serving the same bytes as static files; docker-registry runs"
+  echo "standalone on filesystem storage. Medians of alternating runs."
+  echo
+  cat "$scratch/http/http-results.md"
 } > "$results"
 echo "wrote $results"
