@@ -48,3 +48,22 @@ import Testing
         #expect(page.text.contains("latency_seconds_count 4\n"))
     }
 }
+
+@Suite("Route labels")
+struct RouteLabelTests {
+    @Test func ordinalsArePositionsInAllCases() {
+        for (position, label) in RouteLabel.allCases.enumerated() { #expect(label.ordinal == position) }
+    }
+
+    @Test func shardsCountByRouteAndStatus() {
+        let metrics = ServerMetrics(loops: 2)
+        metrics.shards[0].requestFinished(route: .blob, status: 200, bytesSent: 10, nanoseconds: 1000)
+        metrics.shards[1].requestFinished(route: .blob, status: 200, bytesSent: 5, nanoseconds: 1000)
+        metrics.shards[1].requestFinished(route: .unknown, status: 404, bytesSent: 0, nanoseconds: 1000)
+        let totals = metrics.totals
+        #expect(totals.requests[ServerMetrics.RequestKey(route: .blob, status: 200)] == 2)
+        #expect(totals.requests[ServerMetrics.RequestKey(route: .unknown, status: 404)] == 1)
+        #expect(totals.requests.count == 2)
+        #expect(totals.bytesSent == 15)
+    }
+}

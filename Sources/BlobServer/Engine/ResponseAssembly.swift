@@ -42,7 +42,8 @@ struct ResponseAssembly {
         request: HTTPRequestHead, date: [UInt8], boundary: () -> String
     ) -> ResponseAssembly {
         let isHead = request.method == .head
-        let etag = "\"\(digest)\""
+        let digestText = digest.description
+        let etag = "\"" + digestText + "\""
         let rangeValue = request.method == .get ? request.headers.valueBytes("range") : nil
         let outcome = etag.utf8.withContiguousStorageIfAvailable { tag in
             withOptionalBytes(request.headers.valueBytes("if-match")) { ifMatch in
@@ -59,9 +60,9 @@ struct ResponseAssembly {
         func start(_ status: Int) -> HTTPResponseHead {
             var head = HTTPResponseHead(status: status, date: date)
             // Digests and our own fields are plain ASCII; only the handler's can be refused.
-            try? head.add("ETag", etag)
-            try? head.add("Docker-Content-Digest", digest.description)
-            try? head.add("Accept-Ranges", "bytes")
+            head.addTrusted("ETag", etag)
+            head.addTrusted("Docker-Content-Digest", digestText)
+            head.addTrusted("Accept-Ranges", "bytes")
             for field in extraHeaders { try? head.add(name: field.name, value: field.value) }
             return head
         }
@@ -87,7 +88,7 @@ struct ResponseAssembly {
         case .single(let range):
             var head = start(206)
             try? head.add("Content-Type", contentType)
-            try? head.add("Content-Range", ContentRange.bytes(range, completeLength: size).description)
+            head.addTrusted("Content-Range", ContentRange.bytes(range, completeLength: size).description)
             head.add("Content-Length", range.count)
             return ResponseAssembly(head: head, parts: [.blob(range)], bodyLength: range.count)
         case .multiple(let ranges):
@@ -100,7 +101,7 @@ struct ResponseAssembly {
             return ResponseAssembly(head: head, parts: plan.parts, bodyLength: plan.contentLength)
         case .unsatisfiable:
             var head = start(416)
-            try? head.add("Content-Range", ContentRange.unsatisfied(completeLength: size).description)
+            head.addTrusted("Content-Range", ContentRange.unsatisfied(completeLength: size).description)
             head.add("Content-Length", 0)
             return ResponseAssembly(head: head, parts: [], bodyLength: 0)
         }

@@ -17,26 +17,50 @@ struct HTTPResponseHead {
         self.status = status
         bytes = []
         bytes.reserveCapacity(256)
-        bytes += "HTTP/1.1 \(status) \(Self.reason(for: status))\r\nDate: ".utf8
+        if status == 200 {
+            bytes += "HTTP/1.1 200 OK\r\nDate: ".utf8
+        } else {
+            bytes += "HTTP/1.1 \(status) \(Self.reason(for: status))\r\nDate: ".utf8
+        }
         bytes += date
-        bytes += [0x0D, 0x0A]
+        bytes.append(0x0D)
+        bytes.append(0x0A)
     }
 
     /// Adds `name: value`. Throws (and adds nothing) when the value has a control character other
     /// than horizontal tab, or leading or trailing whitespace.
     mutating func add(_ name: StaticString, _ value: some StringProtocol) throws(InvalidFieldValue) {
-        try appendField(name.withUTF8Buffer { Array($0) }, value)
+        guard Self.isValidValue(value) else { throw InvalidFieldValue(name: "\(name)") }
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        appendValue(value)
     }
 
-    private mutating func appendField(_ name: [UInt8], _ value: some StringProtocol) throws(InvalidFieldValue) {
-        let utf8 = Array(value.utf8)
-        let valid = utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
-            && utf8.first != 0x20 && utf8.first != 0x09 && utf8.last != 0x20 && utf8.last != 0x09
-        guard valid else { throw InvalidFieldValue(name: String(decoding: name, as: UTF8.self)) }
-        bytes += name
-        bytes += [0x3A, 0x20]
-        bytes += utf8
-        bytes += [0x0D, 0x0A]
+    /// No control character but tab, and no whitespace at either end.
+    private static func isValidValue(_ value: some StringProtocol) -> Bool {
+        var previous: UInt8 = 0
+        var first = true
+        for byte in value.utf8 {
+            guard byte == 0x09 || (byte >= 0x20 && byte != 0x7F) else { return false }
+            if first, byte == 0x20 || byte == 0x09 { return false }
+            first = false
+            previous = byte
+        }
+        return previous != 0x20 && previous != 0x09
+    }
+
+    private mutating func appendValue(_ value: some StringProtocol) {
+        bytes.append(0x3A)
+        bytes.append(0x20)
+        bytes.append(contentsOf: value.utf8)
+        bytes.append(0x0D)
+        bytes.append(0x0A)
+    }
+
+    /// Adds a field whose value the server made itself from checked parts (a digest, a number,
+    /// a range), skipping the check. Never pass text that came from a request or a handler.
+    mutating func addTrusted(_ name: StaticString, _ value: String) {
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        appendValue(value)
     }
 
     /// Adds a field whose name is only known at run time (a handler's extra fields). Throws
@@ -45,8 +69,9 @@ struct HTTPResponseHead {
         let isToken = !name.isEmpty && name.utf8.allSatisfy { byte in
             (0x21...0x7E).contains(byte) && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
         }
-        guard isToken else { throw InvalidFieldValue(name: name) }
-        try appendField(Array(name.utf8), value)
+        guard isToken, Self.isValidValue(value) else { throw InvalidFieldValue(name: name) }
+        bytes.append(contentsOf: name.utf8)
+        appendValue(value)
     }
 
     /// Adds `name: <decimal>`.
@@ -59,10 +84,12 @@ struct HTTPResponseHead {
 
     /// The finished head: the fields, `Connection: close` when the connection ends after this
     /// response, and the empty line.
-    func encoded(closing: Bool) -> [UInt8] {
+    consuming func encoded(closing: Bool) -> [UInt8] {
         var out = bytes
+        bytes = []
         if closing { out += "Connection: close\r\n".utf8 }
-        out += [0x0D, 0x0A]
+        out.append(0x0D)
+        out.append(0x0A)
         return out
     }
 

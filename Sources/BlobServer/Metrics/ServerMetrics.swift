@@ -8,14 +8,14 @@ import Synchronization
 public final class ServerMetrics: Sendable {
     /// One loop's counters.
     public final class Shard: Sendable {
-        private let counters = Mutex(Counters())
+        private let counters = Mutex(ShardCounters())
         let latency = LatencyHistogram()
 
         /// Counts a finished request: its route, status, the body bytes sent and how long it
         /// took from its head's arrival to its last byte.
         public func requestFinished(route: RouteLabel, status: Int, bytesSent: UInt64, nanoseconds: UInt64) {
             counters.withLock { counters in
-                counters.requests[RequestKey(route: route, status: status), default: 0] += 1
+                counters.requests[ShardCounters.slot(route: route, status: status)] &+= 1
                 counters.bytesSent &+= bytesSent
             }
             latency.observe(nanoseconds: nanoseconds)
@@ -42,7 +42,33 @@ public final class ServerMetrics: Sendable {
             counters.withLock { $0.refused += 1 }
         }
 
-        fileprivate var counts: Counters { counters.withLock { $0 } }
+        fileprivate var counts: Counters { counters.withLock { $0.totals } }
+    }
+
+    /// A shard's counts: requests in a flat array indexed by route and status (no hashing per
+    /// request), turned into `Counters` when read.
+    private struct ShardCounters {
+        static let statuses = 600
+        var requests = [UInt64](repeating: 0, count: RouteLabel.allCases.count * statuses)
+        var bytesSent: UInt64 = 0
+        var bytesReceived: UInt64 = 0
+        var accepted: UInt64 = 0
+        var open: Int64 = 0
+        var refused: UInt64 = 0
+
+        static func slot(route: RouteLabel, status: Int) -> Int {
+            route.ordinal * statuses + (0..<statuses).clamped(to: status)
+        }
+
+        var totals: Counters {
+            var counters = Counters(bytesSent: bytesSent, bytesReceived: bytesReceived, accepted: accepted, open: open, refused: refused)
+            for (routeIndex, route) in RouteLabel.allCases.enumerated() {
+                for status in 0..<Self.statuses where requests[routeIndex * Self.statuses + status] > 0 {
+                    counters.requests[RequestKey(route: route, status: status)] = requests[routeIndex * Self.statuses + status]
+                }
+            }
+            return counters
+        }
     }
 
     /// A request count's labels.
@@ -53,12 +79,20 @@ public final class ServerMetrics: Sendable {
 
     /// Totals over every shard.
     public struct Counters: Sendable {
+        init(bytesSent: UInt64 = 0, bytesReceived: UInt64 = 0, accepted: UInt64 = 0, open: Int64 = 0, refused: UInt64 = 0) {
+            self.bytesSent = bytesSent
+            self.bytesReceived = bytesReceived
+            self.accepted = accepted
+            self.open = open
+            self.refused = refused
+        }
+
         public var requests: [RequestKey: UInt64] = [:]
-        public var bytesSent: UInt64 = 0
-        public var bytesReceived: UInt64 = 0
-        public var accepted: UInt64 = 0
-        public var open: Int64 = 0
-        public var refused: UInt64 = 0
+        public var bytesSent: UInt64
+        public var bytesReceived: UInt64
+        public var accepted: UInt64
+        public var open: Int64
+        public var refused: UInt64
     }
 
     public let shards: [Shard]
@@ -92,4 +126,9 @@ public final class ServerMetrics: Sendable {
         return LatencyHistogram.Snapshot(
             bounds: snapshots[0].bounds, counts: counts, sum: snapshots.reduce(0) { $0 + $1.sum })
     }
+}
+
+private extension Range<Int> {
+    /// `value` moved into the range: statuses outside 0..<600 count as the nearest end.
+    func clamped(to value: Int) -> Int { Swift.min(Swift.max(value, lowerBound), upperBound - 1) }
 }

@@ -8,41 +8,48 @@ public struct RepositoryName: Hashable, Sendable, CustomStringConvertible {
 
     /// Validates `text`; nil when it breaks the grammar.
     public init?(_ text: some StringProtocol) {
-        guard !text.isEmpty, text.utf8.count <= Self.maxLength else { return nil }
-        for component in text.split(separator: "/", omittingEmptySubsequences: false) {
-            guard Self.isValidComponent(Array(component.utf8)) else { return nil }
-        }
-        value = String(text)
+        var copy = String(text)
+        guard copy.withUTF8({ Self.isValid(UnsafeRawBufferPointer($0)) }) else { return nil }
+        value = copy
+    }
+
+    /// Validates UTF-8 bytes, making the String only for a valid name.
+    init?(utf8 bytes: UnsafeRawBufferPointer) {
+        guard Self.isValid(bytes) else { return nil }
+        value = String(decoding: bytes, as: UTF8.self)
     }
 
     public var description: String { value }
 
-    /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
-    private static func isValidComponent(_ bytes: some Sequence<UInt8>) -> Bool {
-        var separator: [UInt8] = []
+    /// One pass over the bytes: components `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` joined by `/`.
+    static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty, bytes.count <= maxLength else { return false }
         var sawAlphanumeric = false
+        var separator: UInt8 = 0
+        var separatorLength = 0
         for byte in bytes {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                if !separator.isEmpty {
-                    guard isValidSeparator(separator) else { return false }
-                    separator.removeAll(keepingCapacity: true)
+                if separatorLength > 0 {
+                    // `.` and `_` once, `__`, or any run of `-`.
+                    let valid = separator == UInt8(ascii: "-") || separatorLength == 1
+                        || (separator == UInt8(ascii: "_") && separatorLength == 2)
+                    guard valid else { return false }
+                    separatorLength = 0
                 }
                 sawAlphanumeric = true
             case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
-                guard sawAlphanumeric else { return false }
-                separator.append(byte)
+                guard sawAlphanumeric, separatorLength == 0 || separator == byte else { return false }
+                separator = byte
+                separatorLength += 1
+            case UInt8(ascii: "/"):
+                guard sawAlphanumeric, separatorLength == 0 else { return false }
+                sawAlphanumeric = false
             default:
                 return false
             }
         }
-        return sawAlphanumeric && separator.isEmpty
-    }
-
-    /// `\.|_|__|-+`
-    private static func isValidSeparator(_ run: [UInt8]) -> Bool {
-        run == [UInt8(ascii: ".")] || run == [UInt8(ascii: "_")] || run == [UInt8(ascii: "_"), UInt8(ascii: "_")]
-            || run.allSatisfy { $0 == UInt8(ascii: "-") }
+        return sawAlphanumeric && separatorLength == 0
     }
 }
 

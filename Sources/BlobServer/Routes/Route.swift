@@ -40,57 +40,83 @@ public enum Route: Equatable, Sendable {
     /// Resolves `path` (no query). Errors are the OCI error to answer with: NAME_INVALID,
     /// DIGEST_INVALID, BLOB_UPLOAD_UNKNOWN, MANIFEST_INVALID (a bad reference), or NAME_UNKNOWN
     /// with status 404 for paths that are no route at all.
+    ///
+    /// Works on the path's bytes: it runs for every request, so it makes no String but the
+    /// repository name, and no array but the component boundaries.
     public init(path: Substring) throws(OCIError) {
-        switch path {
-        case "/v2", "/v2/": self = .base; return
-        case "/metrics": self = .metrics; return
-        case "/healthz": self = .healthz; return
-        case "/readyz": self = .readyz; return
-        default: break
+        var path = path
+        let resolved = path.withUTF8 { bytes in
+            Result { () throws(OCIError) -> Route in try Self.resolve(UnsafeRawBufferPointer(bytes)) }
         }
-        if path.hasPrefix("/blobs/") {
-            self = .casBlob(try Self.digest(path.dropFirst("/blobs/".count)))
-            return
-        }
-        guard path.hasPrefix("/v2/") else { throw OCIError(.nameUnknown, status: 404, detail: "no such route") }
-        var components = path.dropFirst(4).split(separator: "/", omittingEmptySubsequences: false)
-        let trailingSlash = components.last == ""
-        if trailingSlash { components.removeLast() }
-        func name(dropping count: Int) throws(OCIError) -> RepositoryName {
-            let parts = components.dropLast(count)
-            guard !parts.isEmpty, let name = RepositoryName(parts.joined(separator: "/")) else {
-                throw OCIError(.nameInvalid, detail: "repository names are lowercase [a-z0-9] components joined by . _ __ - and /")
-            }
-            return name
-        }
-        let count = components.count
-        if count >= 3, components[count - 2] == "blobs", components[count - 1] == "uploads" {
-            self = .uploads(try name(dropping: 2))
-        } else if count >= 4, components[count - 3] == "blobs", components[count - 2] == "uploads" {
-            let session = components[count - 1]
-            guard Self.isSessionID(session) else { throw OCIError(.blobUploadUnknown, detail: "no such upload session") }
-            self = .upload(try name(dropping: 3), session: String(session))
-        } else if count >= 3, components[count - 2] == "blobs", !trailingSlash {
-            self = .blob(try name(dropping: 2), try Self.digest(components[count - 1]))
-        } else if count >= 3, components[count - 2] == "manifests", !trailingSlash {
-            let reference = components[count - 1]
-            if reference.contains(":") {
-                self = .manifest(try name(dropping: 2), .digest(try Self.digest(reference)))
-            } else if let tag = Tag(reference) {
-                self = .manifest(try name(dropping: 2), .tag(tag))
-            } else {
-                throw OCIError(.manifestInvalid, detail: "a reference is a tag [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} or a digest")
-            }
-        } else if count >= 3, components[count - 2] == "tags", components[count - 1] == "list", !trailingSlash {
-            self = .tags(try name(dropping: 2))
-        } else if count >= 3, components[count - 2] == "referrers", !trailingSlash {
-            self = .referrers(try name(dropping: 2), try Self.digest(components[count - 1]))
-        } else {
-            throw OCIError(.nameUnknown, status: 404, detail: "no such route")
-        }
+        self = try resolved.get()
     }
 
-    private static func digest(_ text: Substring) throws(OCIError) -> Digest {
-        do { return try Digest(parsing: text) } catch { throw OCIError(.digestInvalid, detail: error.description) }
+    private static func resolve(_ path: UnsafeRawBufferPointer) throws(OCIError) -> Route {
+        func equals(_ range: Range<Int>, _ literal: StaticString) -> Bool {
+            literal.withUTF8Buffer { UnsafeRawBufferPointer(rebasing: path[range]).elementsEqual($0) }
+        }
+        let all = 0..<path.count
+        if equals(all, "/v2") || equals(all, "/v2/") { return .base }
+        if equals(all, "/metrics") { return .metrics }
+        if equals(all, "/healthz") { return .healthz }
+        if equals(all, "/readyz") { return .readyz }
+        if path.count > 7, equals(0..<7, "/blobs/") {
+            return .casBlob(try digest(UnsafeRawBufferPointer(rebasing: path[7...])))
+        }
+        guard path.count > 4, equals(0..<4, "/v2/") else { throw OCIError(.nameUnknown, status: 404, detail: "no such route") }
+
+        // Components after /v2/, as ranges; a trailing slash leaves a last empty one, dropped.
+        var components: [Range<Int>] = []
+        var componentStart = 4
+        for index in 4..<path.count where path[index] == UInt8(ascii: "/") {
+            components.append(componentStart..<index)
+            componentStart = index + 1
+        }
+        let trailingSlash = componentStart == path.count
+        if !trailingSlash { components.append(componentStart..<path.count) }
+        let count = components.count
+        func component(_ fromEnd: Int) -> Range<Int> { components[count - fromEnd] }
+        func name(dropping suffix: Int) throws(OCIError) -> RepositoryName {
+            guard count > suffix else { throw invalidName }
+            let range = components[0].lowerBound..<components[count - suffix - 1].upperBound
+            guard let name = RepositoryName(utf8: UnsafeRawBufferPointer(rebasing: path[range])) else { throw invalidName }
+            return name
+        }
+
+        if count >= 3, equals(component(2), "blobs"), equals(component(1), "uploads") {
+            return .uploads(try name(dropping: 2))
+        }
+        if count >= 4, equals(component(3), "blobs"), equals(component(2), "uploads") {
+            let session = String(decoding: UnsafeRawBufferPointer(rebasing: path[component(1)]), as: UTF8.self)
+            guard isSessionID(Substring(session)) else { throw OCIError(.blobUploadUnknown, detail: "no such upload session") }
+            return .upload(try name(dropping: 3), session: session)
+        }
+        guard count >= 3, !trailingSlash else { throw OCIError(.nameUnknown, status: 404, detail: "no such route") }
+        let last = UnsafeRawBufferPointer(rebasing: path[component(1)])
+        if equals(component(2), "blobs") {
+            return .blob(try name(dropping: 2), try digest(last))
+        }
+        if equals(component(2), "manifests") {
+            let repository = try name(dropping: 2)
+            if last.contains(UInt8(ascii: ":")) { return .manifest(repository, .digest(try digest(last))) }
+            guard let tag = Tag(String(decoding: last, as: UTF8.self)) else {
+                throw OCIError(.manifestInvalid, detail: "a reference is a tag [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} or a digest")
+            }
+            return .manifest(repository, .tag(tag))
+        }
+        if equals(component(2), "tags"), equals(component(1), "list") {
+            return .tags(try name(dropping: 2))
+        }
+        if equals(component(2), "referrers") {
+            return .referrers(try name(dropping: 2), try digest(last))
+        }
+        throw OCIError(.nameUnknown, status: 404, detail: "no such route")
+    }
+
+    private static let invalidName = OCIError(
+        .nameInvalid, detail: "repository names are lowercase [a-z0-9] components joined by . _ __ - and /")
+
+    private static func digest(_ bytes: UnsafeRawBufferPointer) throws(OCIError) -> Digest {
+        do { return try Digest(parsing: bytes) } catch { throw OCIError(.digestInvalid, detail: error.description) }
     }
 }
