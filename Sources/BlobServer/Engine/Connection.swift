@@ -73,6 +73,8 @@ final class Connection {
     /// A hang-up came while a worker held the socket: close when the job returns.
     var closeWhenIdle = false
     var timer: Timer?
+    /// Queued for a read buffer (the pool was empty).
+    var waitingForBuffer = false
     /// A cold read was warmed once for this response; a second miss reads on the loop.
     var warmedOnce = false
 

@@ -105,6 +105,7 @@ final class EventLoop: @unchecked Sendable {
             refreshClock()
             deliverMail()
             expireTimers()
+            serveBufferWaiters()
             if now >= nextTick {
                 nextTick = now + 1_000_000_000
                 tick()
@@ -290,7 +291,10 @@ final class EventLoop: @unchecked Sendable {
     private func readInput(_ connection: Connection) -> ReadResult {
         if connection.buffer == nil {
             guard let buffer = pool.acquire() else {
-                waitingForBuffer.append(connection.token)
+                if !connection.waitingForBuffer {
+                    connection.waitingForBuffer = true
+                    waitingForBuffer.append(connection.token)
+                }
                 return .waitingForBuffer
             }
             connection.buffer = buffer
@@ -367,9 +371,16 @@ final class EventLoop: @unchecked Sendable {
         connection.buffer = nil
         connection.start = 0
         connection.end = 0
-        while !connection.bufferIsLarge, pool.available > 0, !waitingForBuffer.isEmpty {
+    }
+
+    /// Drives connections that waited for a buffer, while buffers are free. Runs between events,
+    /// never inside another connection's transition.
+    private func serveBufferWaiters() {
+        while pool.available > 0, !waitingForBuffer.isEmpty {
             let token = waitingForBuffer.removeFirst()
-            if let waiter = lookup(token) { drive(waiter) }
+            guard let waiter = lookup(token) else { continue }
+            waiter.waitingForBuffer = false
+            drive(waiter)
         }
     }
 
@@ -970,9 +981,6 @@ final class EventLoop: @unchecked Sendable {
         if let buffer = connection.buffer {
             connection.buffer = nil
             if connection.bufferIsLarge { largePool.release(buffer) } else { pool.release(buffer) }
-            while pool.available > 0, !waitingForBuffer.isEmpty {
-                if let waiter = lookup(waitingForBuffer.removeFirst()) { drive(waiter) }
-            }
         }
         if acceptPaused, !draining {
             acceptPaused = false
