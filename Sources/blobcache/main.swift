@@ -12,8 +12,9 @@ let usage = """
            blobcache import --data-dir DIR LAYOUT
            blobcache --help | --version
 
-    serve    open the store and keep it until SIGTERM or SIGINT, then flush the index and exit 0.
-             The HTTP listener is not part of this build yet. Each flag has a BLOBCACHE_… twin
+    serve    serve the OCI distribution API, the plain CAS API (/blobs/<digest>), /metrics,
+             /healthz and /readyz. SIGTERM or SIGINT stops accepting, drains in-flight
+             responses (up to 10 s), flushes the index and exits 0. Each flag has a BLOBCACHE_… twin
              (BLOBCACHE_MAX_SIZE) and a key in the JSON file (max_size); flag > environment >
              file > the embedded defaults (config/blobcache.json). SIZE: 1048576, 512MiB, 80%.
     verify   re-hash every blob; move bad ones to quarantine/ (they become misses). Exits 1 if
@@ -133,12 +134,29 @@ func serve(_ arguments: [String]) -> Never {
     // Blocked before any thread starts, so every thread inherits the mask and sigwait gets them.
     pthread_sigmask(SIG_BLOCK, &signals, nil)
     let store = openStore(directory, options: configuration.storeOptions)
+    let logger = Logger(level: configuration.logLevel)
+    let loops = HTTPServer.defaultLoopCount
+    let metrics = ServerMetrics(loops: loops)
+    let server: HTTPServer
+    do {
+        let handler = try RegistryHandler(store: store, configuration: configuration, metrics: metrics)
+        server = try HTTPServer(
+            address: configuration.listen, store: store, handler: handler, metrics: metrics,
+            limits: ServerLimits(budget: configuration.resolvedMemoryBudget, loops: loops), loops: loops, logger: logger)
+    } catch {
+        printError("blobcache: cannot serve on \(configuration.listen): \(error)\n")
+        try? store.close()
+        exit(1)
+    }
+    server.start()
     let stats = store.stats()
-    print("blobcache \(BlobcacheVersion.string): store ready in \(directory) (\(stats.blobs) blobs, \(ByteSize.format(stats.bytes)), cap \(ByteSize.format(stats.effectiveCap))); no HTTP listener in this build")
+    print("blobcache \(BlobcacheVersion.string) listening on http://\(server.address) (data in \(directory): \(stats.blobs) blobs, \(ByteSize.format(stats.bytes)), cap \(ByteSize.format(stats.effectiveCap)))")
     // Supervisors and tests wait for this line: it must not sit in a pipe's buffer.
     fflush(nil)
     var received: Int32 = 0
     sigwait(&signals, &received)
+    logger.info("stopping", ["signal": .int(Int64(received))])
+    server.stop(drainSeconds: 10)
     do {
         try store.close()
     } catch {

@@ -160,6 +160,57 @@ import Testing
         }
     }
 
+    @Test func writeAuthenticationComesFromFlagsEnvironmentAndFile() throws {
+        let files = ["/c.json": #"{"auth_token": ["file-token"], "auth_basic": "ci:from file", "anonymous_push": true, "pull_auth": false}"#]
+        let fromFile = try loader(files: files).load(arguments: ["--config", "/c.json"], environment: [:])
+        #expect(fromFile.authTokens == ["file-token"])
+        #expect(fromFile.authBasic == [try BasicCredential(parsing: "ci:from file")])
+        #expect(fromFile.authBasic.first?.user == "ci" && fromFile.authBasic.first?.password == "from file")
+        #expect(fromFile.anonymousPush && !fromFile.pullAuth)
+
+        let environment = ["BLOBCACHE_CONFIG": "/c.json", "BLOBCACHE_AUTH_TOKEN": "env-a,env-b", "BLOBCACHE_PULL_AUTH": "true"]
+        let fromEnvironment = try loader(files: files).load(arguments: [], environment: environment)
+        #expect(fromEnvironment.authTokens == ["env-a", "env-b"] && fromEnvironment.pullAuth)
+
+        let fromFlags = try loader(files: files).load(
+            arguments: ["--auth-token", "flag-token", "--anonymous-push=false", "--pull-auth", "--auth-basic", "u:p:w"],
+            environment: environment)
+        #expect(fromFlags.authTokens == ["flag-token"])
+        #expect(!fromFlags.anonymousPush && fromFlags.pullAuth)
+        #expect(fromFlags.authBasic.map(\.pair) == ["u:p:w"])
+        // Upstreams are a separate list: replacing tokens leaves them alone.
+        #expect(try loader().load(arguments: ["--auth-token", "t", "--upstream", "https://a"], environment: [:]).upstreams.count == 1)
+    }
+
+    @Test func aBareBooleanFlagMeansTrue() throws {
+        let configuration = try loader().load(arguments: ["--anonymous-push", "--log-level", "warn"], environment: [:])
+        #expect(configuration.anonymousPush && configuration.logLevel == .warn)
+        #expect(try loader().load(arguments: ["--pull-auth"], environment: [:]).pullAuth)
+    }
+
+    @Test(arguments: [
+        (["--anonymous-push", "yes"], "--anonymous-push", "yes", "must be true or false"),
+        (["--auth-token", "has space"], "--auth-token", "(hidden)", "a token is letters, digits and -._~+/ (then = padding)"),
+        (["--auth-token", ""], "--auth-token", "(hidden)", "a token is letters, digits and -._~+/ (then = padding)"),
+        (["--auth-basic", "nocolon"], "--auth-basic", "(hidden)", "needs USER:PASSWORD with a non-empty user"),
+        (["--auth-basic", ":password"], "--auth-basic", "(hidden)", "needs USER:PASSWORD with a non-empty user"),
+    ])
+    func badAuthValuesNameTheKeyButNeverEchoASecret(arguments: [String], key: String, value: String, reason: String) {
+        #expect { try loader().load(arguments: arguments, environment: [:]) } throws: { error in
+            guard let error = error as? ConfigurationError else { return false }
+            return error.key == key && error.value == value && error.reason == reason && !error.description.contains("password")
+        }
+    }
+
+    @Test func aBadBooleanInTheFileSaysWhatItWants() {
+        #expect { try loader(files: ["/c.json": #"{"pull_auth": "maybe"}"#]).load(arguments: ["--config", "/c.json"], environment: [:]) } throws: { error in
+            (error as? ConfigurationError).map { $0.key == "pull_auth in /c.json" && $0.reason == "must be true or false" } ?? false
+        }
+        #expect { try loader(files: ["/c.json": #"{"pull_auth": 1}"#]).load(arguments: ["--config", "/c.json"], environment: [:]) } throws: { error in
+            (error as? ConfigurationError).map { $0.reason == "must be true or false, not a number" } ?? false
+        }
+    }
+
     @Test func aMissingConfigFileIsNamed() {
         #expect { try loader().load(arguments: ["--config=/nope.json"], environment: [:]) } throws: { error in
             (error as? ConfigurationError).map { $0.key == "--config" && $0.value == "/nope.json" } ?? false

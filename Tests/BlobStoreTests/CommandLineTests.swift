@@ -30,12 +30,13 @@ import Testing
         #expect(exitCode(again.waitForExit()) == 0)
     }
 
-    @Test func serveHoldsTheStoreUntilSIGTERMThenFlushesTheIndexAndExitsZero() throws {
+    @Test func serveListensUntilSIGTERMThenFlushesTheIndexAndExitsZero() throws {
         let directory = StoreTestDirectory("cli")
-        let serve = try ChildProcess(executable, ["serve", "--data-dir", directory.data])
+        let serve = try ChildProcess(executable, ["serve", "--listen", "127.0.0.1:0", "--data-dir", directory.data])
         // The ready line arrives while the server runs, not when it exits.
         let ready = serve.readLine(timeoutMilliseconds: 10_000)
-        #expect(ready?.contains("store ready in \(directory.data)") == true, "no ready line: \(ready ?? "nothing")")
+        #expect(ready?.contains("listening on http://127.0.0.1:") == true, "no ready line: \(ready ?? "nothing")")
+        #expect(ready?.contains("data in \(directory.data)") == true)
         #expect(exitCode(serve.signalAndWait(SIGTERM)) == 0)
         #expect(access("\(directory.data)/index/snapshot", F_OK) == 0, "no snapshot was written on SIGTERM")
     }

@@ -10,32 +10,65 @@ import Glibc
 public struct ConfigurationLoader {
     /// One setting and its three spellings.
     struct Setting: Sendable {
-        let key: String
-        let repeatable: Bool
-        let apply: @Sendable (inout ServerConfiguration, String) throws(ConfigurationValueError) -> Void
+        typealias Apply = @Sendable (inout ServerConfiguration, String) throws(ConfigurationValueError) -> Void
 
+        let key: String
+        /// Empties the setting's list, for repeatable settings: a higher source replaces the
+        /// lower sources' list as a whole. nil for single-valued settings.
+        let clear: (@Sendable (inout ServerConfiguration) -> Void)?
+        /// Takes `true`/`false`; as a flag it may stand alone, meaning `true`.
+        let isBoolean: Bool
+        /// Its values are credentials: error messages do not repeat them.
+        let isSecret: Bool
+        let apply: Apply
+
+        var repeatable: Bool { clear != nil }
         var flag: String { "--" + key.replacingUnderscores(with: "-") }
         var environment: String { "BLOBCACHE_" + key.uppercased() }
+
+        /// The value as error messages may show it.
+        func shown(_ value: String) -> String { isSecret ? "(hidden)" : value }
+
+        static func single(_ key: String, _ apply: @escaping Apply) -> Setting {
+            Setting(key: key, clear: nil, isBoolean: false, isSecret: false, apply: apply)
+        }
+
+        static func boolean(_ key: String, _ assign: @escaping @Sendable (inout ServerConfiguration, Bool) -> Void) -> Setting {
+            Setting(key: key, clear: nil, isBoolean: true, isSecret: false) { configuration, text throws(ConfigurationValueError) in
+                switch text {
+                case "true": assign(&configuration, true)
+                case "false": assign(&configuration, false)
+                default: throw ConfigurationValueError("must be true or false")
+                }
+            }
+        }
+
+        static func list(
+            _ key: String, secret: Bool = false, clear: @escaping @Sendable (inout ServerConfiguration) -> Void,
+            _ apply: @escaping Apply
+        ) -> Setting {
+            Setting(key: key, clear: clear, isBoolean: false, isSecret: secret, apply: apply)
+        }
     }
 
     static let settings: [Setting] = [
-        Setting(key: "listen", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+        Setting.single("listen") { configuration, text throws(ConfigurationValueError) in
             configuration.listen = try address(text)
         },
-        Setting(key: "data_dir", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+        Setting.single("data_dir") { configuration, text throws(ConfigurationValueError) in
             guard !text.isEmpty, !text.contains("\0") else { throw ConfigurationValueError("needs a directory path") }
             configuration.dataDirectory = text
         },
-        Setting(key: "max_size", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+        Setting.single("max_size") { configuration, text throws(ConfigurationValueError) in
             configuration.maxSize = try limit(text)
         },
-        Setting(key: "min_free", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+        Setting.single("min_free") { configuration, text throws(ConfigurationValueError) in
             configuration.minFree = try limit(text)
         },
-        Setting(key: "min_reclaim", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+        Setting.single("min_reclaim") { configuration, text throws(ConfigurationValueError) in
             configuration.minReclaim = try limit(text)
         },
-        Setting(key: "memory_budget", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+        Setting.single("memory_budget") { configuration, text throws(ConfigurationValueError) in
             if text == "auto" { configuration.memoryBudget = nil; return }
             do {
                 let bytes = try ByteSize(parsing: text).bytes
@@ -49,28 +82,47 @@ public struct ConfigurationLoader {
                 throw ConfigurationValueError("\(error)")
             }
         },
-        Setting(key: "upstream", repeatable: true) { configuration, text throws(ConfigurationValueError) in
+        Setting.list("upstream", clear: { $0.upstreams = [] }) { configuration, text throws(ConfigurationValueError) in
             let mapping = try UpstreamMapping(parsing: text)
             guard !configuration.upstreams.contains(where: { $0.registry == mapping.registry }) else {
                 throw ConfigurationValueError("a second upstream for \(mapping.registry ?? "requests without ns")")
             }
             configuration.upstreams.append(mapping)
         },
-        Setting(key: "peers", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+        Setting.single("peers") { configuration, text throws(ConfigurationValueError) in
             guard !text.isEmpty, text.allSatisfy({ $0.isLetter || $0.isNumber || ".-:,_[]".contains($0) }) else {
                 throw ConfigurationValueError("needs DNSNAME[:PORT] or a comma-separated list of HOST:PORT")
             }
             configuration.peers = text
         },
-        Setting(key: "dns_server", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+        Setting.single("dns_server") { configuration, text throws(ConfigurationValueError) in
             configuration.dnsServer = try address(text)
         },
-        Setting(key: "log_level", repeatable: false) { configuration, text throws(ConfigurationValueError) in
+        Setting.single("log_level") { configuration, text throws(ConfigurationValueError) in
             guard let level = LogLevel(rawValue: text) else {
                 throw ConfigurationValueError("must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             configuration.logLevel = level
         },
+        Setting.list("auth_token", secret: true, clear: { $0.authTokens = [] }) { configuration, text throws(ConfigurationValueError) in
+            // token68 (RFC 9110 §11.2): what a client can send after `Bearer `.
+            let allowed = text.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+                default: "-._~+/=".utf8.contains(byte)
+                }
+            }
+            guard !text.isEmpty, allowed, text.first != "=" else {
+                throw ConfigurationValueError("a token is letters, digits and -._~+/ (then = padding)")
+            }
+            configuration.authTokens.append(text)
+        },
+        // The environment twin separates pairs with commas, so there a password cannot hold one.
+        Setting.list("auth_basic", secret: true, clear: { $0.authBasic = [] }) { configuration, text throws(ConfigurationValueError) in
+            configuration.authBasic.append(try BasicCredential(parsing: text))
+        },
+        Setting.boolean("anonymous_push") { $0.anonymousPush = $1 },
+        Setting.boolean("pull_auth") { $0.pullAuth = $1 },
     ]
 
     private static func address(_ text: String) throws(ConfigurationValueError) -> SocketAddress {
@@ -98,9 +150,9 @@ public struct ConfigurationLoader {
         var cleared = Set<String>()
         for (setting, value) in flags {
             guard let setting else { continue }
-            if setting.repeatable && cleared.insert(setting.key).inserted { configuration.upstreams = [] }
+            if let clear = setting.clear, cleared.insert(setting.key).inserted { clear(&configuration) }
             do { try setting.apply(&configuration, value) } catch {
-                throw ConfigurationError(key: setting.flag, value: value, reason: error.reason)
+                throw ConfigurationError(key: setting.flag, value: setting.shown(value), reason: error.reason)
             }
         }
         return configuration
@@ -126,6 +178,9 @@ public struct ConfigurationLoader {
             guard setting != nil || name == "--config" else {
                 throw ConfigurationError(key: name, value: "", reason: "unknown option (see blobcache --help)")
             }
+            if value == nil, setting?.isBoolean == true, index == arguments.count || arguments[index].hasPrefix("--") {
+                value = "true"
+            }
             if value == nil {
                 guard index < arguments.count, !arguments[index].hasPrefix("--") else {
                     throw ConfigurationError(key: name, value: "", reason: "needs a value")
@@ -148,14 +203,14 @@ public struct ConfigurationLoader {
                 throw ConfigurationError(key: name, value: value, reason: "unknown setting")
             }
             do {
-                if setting.repeatable {
-                    configuration.upstreams = []
+                if let clear = setting.clear {
+                    clear(&configuration)
                     for item in value.split(separator: ",") { try setting.apply(&configuration, String(item)) }
                 } else {
                     try setting.apply(&configuration, value)
                 }
             } catch {
-                throw ConfigurationError(key: name, value: value, reason: error.reason)
+                throw ConfigurationError(key: name, value: setting.shown(value), reason: error.reason)
             }
         }
     }
@@ -182,6 +237,8 @@ public struct ConfigurationLoader {
             case .string(let text): texts = [text]
             case .number(let text) where setting.key.hasSuffix("size") || setting.key.hasPrefix("min") || setting.key == "memory_budget":
                 texts = [text]
+            case .bool(let flag) where setting.isBoolean:
+                texts = [flag ? "true" : "false"]
             case .array(let items) where setting.repeatable:
                 texts = try items.map { item throws(ConfigurationError) in
                     guard case .string(let text) = item else {
@@ -190,12 +247,13 @@ public struct ConfigurationLoader {
                     return text
                 }
             default:
-                throw ConfigurationError(key: where_, value: "", reason: "must be \(setting.repeatable ? "a string or an array of strings" : "a string"), not \(value.kind)")
+                let expected = setting.isBoolean ? "true or false" : setting.repeatable ? "a string or an array of strings" : "a string"
+                throw ConfigurationError(key: where_, value: "", reason: "must be \(expected), not \(value.kind)")
             }
             do {
                 for text in texts { try setting.apply(&configuration, text) }
             } catch {
-                throw ConfigurationError(key: where_, value: texts.joined(separator: ","), reason: error.reason)
+                throw ConfigurationError(key: where_, value: setting.shown(texts.joined(separator: ",")), reason: error.reason)
             }
         }
     }

@@ -1,6 +1,7 @@
-/// A strict JSON parser (RFC 8259) for configuration files: no comments, no trailing commas,
-/// no duplicate keys, UTF-8 only, with limits on size and nesting so a hostile file costs
-/// bounded work. Errors give the line and column.
+/// A strict JSON parser (RFC 8259) for configuration files and manifests: no comments, no
+/// trailing commas, no duplicate keys, UTF-8 only, with limits on size, nesting and the number
+/// of values, so a hostile document costs bounded time and memory. Errors give the line and
+/// column.
 public struct JSONParser {
     /// Why a document is not acceptable JSON.
     public struct ParseError: Error, Equatable, CustomStringConvertible {
@@ -13,15 +14,33 @@ public struct JSONParser {
     public static let maxDocumentBytes = 1 << 20
     public static let maxDepth = 32
 
+    /// How much a document may cost.
+    public struct Limits: Sendable {
+        public var maxBytes: Int
+        /// Values of any kind, containers and members included: each costs a few dozen bytes
+        /// parsed, so this bounds the memory of a document full of tiny values.
+        public var maxValues: Int
+
+        public init(maxBytes: Int, maxValues: Int) {
+            self.maxBytes = maxBytes
+            self.maxValues = maxValues
+        }
+
+        /// Configuration files: 1 MiB.
+        public static let configuration = Limits(maxBytes: maxDocumentBytes, maxValues: .max)
+    }
+
     private let bytes: [UInt8]
+    private let limits: Limits
     private var at = 0
     private var depth = 0
+    private var values = 0
 
     /// Parses one JSON document.
-    public static func parse(_ text: some Collection<UInt8>) throws(ParseError) -> JSONValue {
-        var parser = JSONParser(bytes: Array(text))
-        guard parser.bytes.count <= maxDocumentBytes else {
-            throw ParseError(line: 1, column: 1, reason: "document is larger than \(maxDocumentBytes) bytes")
+    public static func parse(_ text: some Collection<UInt8>, limits: Limits = .configuration) throws(ParseError) -> JSONValue {
+        var parser = JSONParser(bytes: Array(text), limits: limits)
+        guard parser.bytes.count <= limits.maxBytes else {
+            throw ParseError(line: 1, column: 1, reason: "document is larger than \(limits.maxBytes) bytes")
         }
         parser.skipWhitespace()
         let value = try parser.parseValue()
@@ -30,7 +49,10 @@ public struct JSONParser {
         return value
     }
 
-    private init(bytes: [UInt8]) { self.bytes = bytes }
+    private init(bytes: [UInt8], limits: Limits) {
+        self.bytes = bytes
+        self.limits = limits
+    }
 
     private func error(_ reason: String) -> ParseError {
         var line = 1
@@ -59,6 +81,8 @@ public struct JSONParser {
 
     private mutating func parseValue() throws(ParseError) -> JSONValue {
         guard let byte = current else { throw error("unexpected end of document") }
+        values += 1
+        guard values <= limits.maxValues else { throw error("more than \(limits.maxValues) values") }
         switch byte {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
@@ -81,6 +105,8 @@ public struct JSONParser {
         defer { depth -= 1 }
         at += 1
         var members: [(key: String, value: JSONValue)] = []
+        // A set, so a hostile object with many keys costs linear time, not quadratic.
+        var keys = Set<String>()
         skipWhitespace()
         if current == UInt8(ascii: "}") { at += 1; return .object(members) }
         while true {
@@ -88,7 +114,7 @@ public struct JSONParser {
             guard current == UInt8(ascii: "\"") else { throw error("expected a key in double quotes") }
             let keyStart = at
             let key = try parseString()
-            if members.contains(where: { $0.key == key }) {
+            if !keys.insert(key).inserted {
                 at = keyStart
                 throw error("duplicate key '\(key)'")
             }

@@ -14,13 +14,22 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var peers: String?
     public var dnsServer: SocketAddress?
     public var logLevel: LogLevel
+    /// Bearer tokens that authorize writes (and pulls, with `pullAuth`).
+    public var authTokens: [String]
+    /// `user:password` pairs that authorize writes (and pulls, with `pullAuth`) by Basic auth.
+    public var authBasic: [BasicCredential]
+    /// Writes without a credential from any listener, when no credential is configured.
+    public var anonymousPush: Bool
+    /// Pulls need a credential too (when one is configured).
+    public var pullAuth: Bool
 
     /// The embedded defaults, the same values as `config/blobcache.json` (a test holds them equal).
     public static let defaults = ServerConfiguration(
         listen: try! SocketAddress(parsing: "127.0.0.1:5000"),
         dataDirectory: "./blobcache-data",
         maxSize: .percent(80), minFree: .percent(5), minReclaim: .bytes(1 << 30),
-        memoryBudget: nil, upstreams: [], peers: nil, dnsServer: nil, logLevel: .info)
+        memoryBudget: nil, upstreams: [], peers: nil, dnsServer: nil, logLevel: .info,
+        authTokens: [], authBasic: [], anonymousPush: false, pullAuth: false)
 
     /// The memory budget in force: configured, else the cgroup limit, else the default.
     public var resolvedMemoryBudget: MemoryBudget {
@@ -76,6 +85,27 @@ public struct UpstreamMapping: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { registry.map { "\($0)=\(url)" } ?? url }
+}
+
+/// A `user:password` pair for Basic authentication. The user is non-empty and has no `:`;
+/// the password may hold anything but control characters.
+public struct BasicCredential: Sendable, Equatable {
+    public var user: String
+    public var password: String
+
+    public init(parsing text: String) throws(ConfigurationValueError) {
+        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
+            throw ConfigurationValueError("needs USER:PASSWORD with a non-empty user")
+        }
+        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw ConfigurationValueError("control characters are not allowed")
+        }
+        user = String(text[..<colon])
+        password = String(text[text.index(after: colon)...])
+    }
+
+    /// `user:password`, the bytes a Basic `Authorization` field encodes.
+    public var pair: String { "\(user):\(password)" }
 }
 
 /// Why a configuration value is unusable, before we know which key it came from.

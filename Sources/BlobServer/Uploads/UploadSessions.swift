@@ -1,38 +1,47 @@
 import BlobStore
-import Glibc
 import Synchronization
 
 /// The OCI upload sessions in progress: `POST …/blobs/uploads/` opens one, `PATCH` appends a
-/// chunk at the offset the client claims, `GET` reports progress, `PUT ?digest=` commits and
-/// `DELETE` cancels. Each session streams into its own verifying `BlobWriter`, so a session
-/// costs a descriptor and a hasher, never its bytes in memory.
+/// chunk, `GET` reports progress, `PUT ?digest=` commits and `DELETE` cancels. Each session
+/// streams into its own verifying `BlobWriter`, so a session costs a descriptor and a hasher,
+/// never its bytes in memory.
 ///
-/// Thread-safe. A session serves one request at a time: a second request for a session that is
-/// busy is refused (the client must wait for the first answer), so chunks can never interleave.
-/// Sessions untouched for `idleTimeout` seconds expire, and their temporaries vanish with them.
-/// The count is capped; past it, new uploads are refused (`tooMany`) rather than grow memory.
+/// Thread-safe. The table is guarded by one short lock and never does I/O under it, so `claim`,
+/// `release`, `offset` and `expire` may run on an event loop. A request takes a session with
+/// `claim` and has its writer to itself until it calls `release` (the session goes on) or `end`
+/// (it is gone): that spans every `write` of a streamed body, so chunks can never interleave. A
+/// second request for a claimed session is refused (`busy`).
+///
+/// Sessions unclaimed for `idleTimeout` seconds expire. Time is the caller's monotonic seconds,
+/// as `open`, `claim` and `expire` pass it; `release` uses the latest of those, since a body may
+/// stream for longer than a request's start time says. The count is capped; past it, new
+/// uploads are refused (`tooMany`) rather than grow memory.
 public final class UploadSessions: Sendable {
     public enum Failure: Error, Equatable {
         /// No such session (never was, finished, cancelled or expired): BLOB_UPLOAD_UNKNOWN.
         case unknown
         /// Another request is using the session right now.
         case busy
-        /// A chunk does not start where the session ends: 416 with the current range.
-        case outOfOrder(expectedOffset: UInt64)
         /// Too many sessions open: 429.
         case tooMany
-        /// The store refused (digest or size mismatch, disk full, I/O): the session is gone.
+        /// The store could not start a writer (disk full, I/O).
         case store(BlobStoreError)
     }
 
-    private final class Session: @unchecked Sendable {
-        // Guarded by `busy`: only the request that set it touches the writer.
-        let repository: RepositoryName
-        let writer: BlobWriter
-        var lastUsed: UInt64
-        var busy = false
+    /// One upload. Its `writer` belongs to the request that claimed the session, and to nobody
+    /// while it is unclaimed; `offset`, `lastUsed` and `claimed` are guarded by the table's lock.
+    public final class Session: @unchecked Sendable {
+        public let id: String
+        public let repository: RepositoryName
+        /// Use only while holding the claim.
+        public let writer: BlobWriter
+        /// Bytes received as of the last release, readable without the claim.
+        fileprivate var settledOffset: UInt64 = 0
+        fileprivate var lastUsed: UInt64
+        fileprivate var claimed = false
 
-        init(repository: RepositoryName, writer: BlobWriter, now: UInt64) {
+        fileprivate init(id: String, repository: RepositoryName, writer: BlobWriter, now: UInt64) {
+            self.id = id
             self.repository = repository
             self.writer = writer
             self.lastUsed = now
@@ -40,7 +49,8 @@ public final class UploadSessions: Sendable {
     }
 
     private let store: BlobStore
-    private let sessions = Mutex<[String: Session]>([:])
+    /// The sessions by id, and the latest time any caller passed.
+    private let state = Mutex<(sessions: [String: Session], now: UInt64)>(([:], 0))
     private let counter = Atomic<UInt64>(0)
     /// Seconds of inactivity after which a session expires.
     public let idleTimeout: UInt64
@@ -54,14 +64,17 @@ public final class UploadSessions: Sendable {
 
     /// Opens a session for `repository` and returns its id: 32 random hex digits, so ids are
     /// not guessable. Sessions hash with SHA-256, the digest every client uploads with.
+    /// Blocking: it creates the writer's temporary file.
     public func open(repository: RepositoryName, now: UInt64) throws(Failure) -> String {
+        guard count < maxSessions else { throw .tooMany }
         let writer: BlobWriter
         do { writer = try store.makeWriter() } catch { throw .store(error) }
         let id = Self.randomID(counter.wrappingAdd(1, ordering: .relaxed).newValue)
-        let session = Session(repository: repository, writer: writer, now: now)
-        let added = sessions.withLock { table in
-            guard table.count < maxSessions else { return false }
-            table[id] = session
+        let session = Session(id: id, repository: repository, writer: writer, now: now)
+        let added = state.withLock { state in
+            state.now = max(state.now, now)
+            guard state.sessions.count < maxSessions else { return false }
+            state.sessions[id] = session
             return true
         }
         guard added else {
@@ -71,93 +84,62 @@ public final class UploadSessions: Sendable {
         return id
     }
 
-    /// Bytes received so far in session `id` of `repository`.
+    /// Bytes received so far in session `id` of `repository`, as of its last release: a claimed
+    /// session reports what it had before the current request.
     public func offset(of id: String, repository: RepositoryName) throws(Failure) -> UInt64 {
-        try sessions.withLock { table throws(Failure) in
-            guard let session = table[id], session.repository == repository else { throw .unknown }
-            return session.writer.bytesWritten
+        try state.withLock { state throws(Failure) in
+            guard let session = state.sessions[id], session.repository == repository else { throw .unknown }
+            return session.settledOffset
         }
     }
 
-    /// Runs `body` with the session's writer, exclusively. `startOffset`, when the client gave a
-    /// Content-Range, must equal the bytes received so far. A store error ends the session.
-    public func append(
-        to id: String, repository: RepositoryName, startOffset: UInt64?, now: UInt64,
-        _ body: (BlobWriter) throws(BlobStoreError) -> Void
-    ) throws(Failure) -> UInt64 {
-        let session = try claim(id, repository: repository)
-        if let startOffset, startOffset != session.writer.bytesWritten {
-            release(session, now: now)
-            throw .outOfOrder(expectedOffset: session.writer.bytesWritten)
-        }
-        do {
-            try body(session.writer)
-        } catch {
-            drop(id)
-            throw .store(error)
-        }
-        release(session, now: now)
-        return session.writer.bytesWritten
-    }
-
-    /// Commits the session as `digest` (after `finalChunk` appends its bytes, if any), ending it.
-    /// On a mismatch nothing is stored and the session is gone.
-    public func complete(
-        _ id: String, repository: RepositoryName, digest: Digest,
-        _ finalChunk: (BlobWriter) throws(BlobStoreError) -> Void
-    ) throws(Failure) -> Digest {
-        let session = try claim(id, repository: repository)
-        drop(id)
-        do {
-            try finalChunk(session.writer)
-            return try session.writer.commit(expecting: digest)
-        } catch {
-            session.writer.abandon()
-            throw .store(error)
-        }
-    }
-
-    /// Cancels a session; its bytes are discarded.
-    public func cancel(_ id: String, repository: RepositoryName) throws(Failure) {
-        let session = try claim(id, repository: repository)
-        drop(id)
-        session.writer.abandon()
-    }
-
-    /// Ends sessions idle for longer than `idleTimeout`. Returns how many.
-    @discardableResult
-    public func expire(now: UInt64) -> Int {
-        let expired = sessions.withLock { table in
-            let stale = table.filter { !$0.value.busy && now >= $0.value.lastUsed + idleTimeout }
-            for id in stale.keys { table[id] = nil }
-            return Array(stale.values)
-        }
-        for session in expired { session.writer.abandon() }
-        return expired.count
-    }
-
-    /// Sessions open now.
-    public var count: Int { sessions.withLock { $0.count } }
-
-    private func claim(_ id: String, repository: RepositoryName) throws(Failure) -> Session {
-        try sessions.withLock { table throws(Failure) in
-            guard let session = table[id], session.repository == repository else { throw .unknown }
-            guard !session.busy else { throw .busy }
-            session.busy = true
+    /// Takes session `id` for one request: its writer is the caller's until `release` or `end`.
+    public func claim(_ id: String, repository: RepositoryName, now: UInt64) throws(Failure) -> Session {
+        try state.withLock { state throws(Failure) in
+            state.now = max(state.now, now)
+            guard let session = state.sessions[id], session.repository == repository else { throw .unknown }
+            guard !session.claimed else { throw .busy }
+            session.claimed = true
             return session
         }
     }
 
-    private func release(_ session: Session, now: UInt64) {
-        sessions.withLock { _ in
-            session.busy = false
-            session.lastUsed = now
+    /// Gives a claimed session back, recording how far it got; its idle clock restarts. The
+    /// caller must not touch the writer afterwards.
+    public func release(_ session: Session) {
+        let offset = session.writer.bytesWritten
+        state.withLock { state in
+            session.settledOffset = offset
+            session.lastUsed = state.now
+            session.claimed = false
         }
     }
 
-    private func drop(_ id: String) {
-        _ = sessions.withLock { $0.removeValue(forKey: id) }
+    /// Removes a claimed session from the table. Its writer stays with the caller, who must
+    /// commit or abandon it.
+    public func end(_ session: Session) {
+        state.withLock { state in
+            if state.sessions[session.id] === session { state.sessions[session.id] = nil }
+        }
     }
+
+    /// Removes up to `limit` unclaimed sessions idle for `idleTimeout` seconds or more, and
+    /// returns their writers for the caller to abandon (which closes and frees their files).
+    public func expire(now: UInt64, limit: Int = .max) -> [BlobWriter] {
+        state.withLock { state in
+            state.now = max(state.now, now)
+            var expired: [BlobWriter] = []
+            for (id, session) in state.sessions where expired.count < limit {
+                guard !session.claimed, now >= session.lastUsed &+ idleTimeout else { continue }
+                state.sessions[id] = nil
+                expired.append(session.writer)
+            }
+            return expired
+        }
+    }
+
+    /// Sessions open now.
+    public var count: Int { state.withLock { $0.sessions.count } }
 
     /// 128 random bits (the system generator reads the kernel's) as hex, plus a counter so two
     /// ids never collide even if the generator repeated itself.

@@ -1,0 +1,2 @@
+/// The registry is what `blobcache serve` runs on the engine.
+extension RegistryHandler: RequestHandling {}

@@ -1,0 +1,65 @@
+import BlobStore
+
+/// The `/metrics` page (Prometheus text format 0.0.4): HTTP traffic, connections, the store,
+/// upload sessions and the process's memory. Pure: the caller gathers the figures (reading
+/// /proc is blocking).
+enum MetricsPage {
+    static let contentType = "text/plain; version=0.0.4"
+
+    static func render(
+        traffic: ServerMetrics.Counters, latency: LatencyHistogram.Snapshot, store: StoreStats,
+        uploadSessions: Int, memory: ProcessMemory
+    ) -> String {
+        var page = PrometheusText()
+        page.family("blobcache_http_requests_total", .counter, help: "HTTP requests answered, by route and status.")
+        let requests = traffic.requests.sorted { ($0.key.route.rawValue, $0.key.status) < ($1.key.route.rawValue, $1.key.status) }
+        for (key, count) in requests {
+            page.sample("blobcache_http_requests_total", labels: ["route": key.route.rawValue, "status": String(key.status)], count)
+        }
+        page.family("blobcache_http_request_duration_seconds", .histogram, help: "Time from a request's head to its last response byte.")
+        page.histogram("blobcache_http_request_duration_seconds", latency)
+        page.family("blobcache_http_response_bytes_total", .counter, help: "Response body bytes sent.")
+        page.sample("blobcache_http_response_bytes_total", traffic.bytesSent)
+        page.family("blobcache_http_request_bytes_total", .counter, help: "Request body bytes received.")
+        page.sample("blobcache_http_request_bytes_total", traffic.bytesReceived)
+        page.family("blobcache_connections_open", .gauge, help: "Client connections open.")
+        page.sample("blobcache_connections_open", Double(traffic.open))
+        page.family("blobcache_connections_accepted_total", .counter, help: "Client connections accepted.")
+        page.sample("blobcache_connections_accepted_total", traffic.accepted)
+        page.family("blobcache_connections_refused_total", .counter, help: "Connections answered 503 for lack of room.")
+        page.sample("blobcache_connections_refused_total", traffic.refused)
+
+        page.family("blobcache_store_bytes", .gauge, help: "Bytes of blobs stored.")
+        page.sample("blobcache_store_bytes", store.bytes)
+        page.family("blobcache_store_blobs", .gauge, help: "Blobs stored.")
+        page.sample("blobcache_store_blobs", UInt64(store.blobs))
+        page.family("blobcache_store_effective_cap_bytes", .gauge, help: "The size cap in force (max_size lowered to keep min_free).")
+        page.sample("blobcache_store_effective_cap_bytes", store.effectiveCap)
+        page.family("blobcache_store_evictions_total", .counter, help: "Blobs evicted since start.")
+        page.sample("blobcache_store_evictions_total", store.evictions)
+        page.family("blobcache_store_index_capacity", .gauge, help: "Entries the index may hold.")
+        page.sample("blobcache_store_index_capacity", UInt64(store.indexCapacity))
+        page.family("blobcache_store_index_bytes", .gauge, help: "Bytes the index takes at its capacity.")
+        page.sample("blobcache_store_index_bytes", store.indexBytes)
+        page.family("blobcache_store_quarantined_total", .counter, help: "Blobs that failed a re-hash and were quarantined since start.")
+        page.sample("blobcache_store_quarantined_total", store.quarantined)
+        page.family("blobcache_store_page_cache_budget_bytes", .gauge, help: "Page cache of store files allowed to stay resident.")
+        page.sample("blobcache_store_page_cache_budget_bytes", store.pageCacheBudget)
+        page.family("blobcache_store_page_cache_resident_bytes", .gauge, help: "Estimated page cache held by store files.")
+        page.sample("blobcache_store_page_cache_resident_bytes", store.residentBytesEstimate)
+        page.family("blobcache_store_pending_bytes", .gauge, help: "Bytes being written and not yet committed.")
+        page.sample("blobcache_store_pending_bytes", store.pendingBytes)
+        page.family("blobcache_upload_sessions", .gauge, help: "OCI upload sessions open.")
+        page.sample("blobcache_upload_sessions", UInt64(uploadSessions))
+
+        if let resident = memory.residentBytes {
+            page.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
+            page.sample("process_resident_memory_bytes", resident)
+        }
+        if let peak = memory.peakResidentBytes {
+            page.family("blobcache_resident_memory_peak_bytes", .gauge, help: "Peak resident memory (VmHWM) in bytes.")
+            page.sample("blobcache_resident_memory_peak_bytes", peak)
+        }
+        return page.text
+    }
+}

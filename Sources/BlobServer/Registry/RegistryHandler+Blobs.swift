@@ -1,0 +1,62 @@
+import BlobStore
+
+/// Blobs by digest: `/v2/<name>/blobs/<digest>` and the plain CAS API `/blobs/<digest>`. The
+/// store is content-addressed and shared, so a repository name does not partition blobs.
+extension RegistryHandler {
+    static let blobContentType = "application/octet-stream"
+
+    /// `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>`.
+    func blob(_ digest: Digest, method: HTTPMethod) -> HandlerAction {
+        switch method {
+        case .delete: removeBlob(digest, removedStatus: 202)
+        default: serveBlob(digest)
+        }
+    }
+
+    /// `GET`/`HEAD`/`PUT`/`DELETE /blobs/<digest>`.
+    func casBlob(_ digest: Digest, method: HTTPMethod, _ request: RequestContext) -> HandlerAction {
+        switch method {
+        case .put: putBlob(digest, request.head)
+        case .delete: removeBlob(digest, removedStatus: 204)
+        default: serveBlob(digest)
+        }
+    }
+
+    /// A hit is served by the connection (ranges, conditionals, sendfile).
+    private func serveBlob(_ digest: Digest) -> HandlerAction {
+        guard store.contains(digest) else { return blobMiss(digest) }
+        return .respond(Response(status: 200, body: .blob(digest, contentType: Self.blobContentType, isManifest: false)))
+    }
+
+    /// What a blob the store lacks answers. This is where fetching from an upstream or a peer
+    /// joins: today the cache only has what was pushed or imported.
+    private func blobMiss(_ digest: Digest) -> HandlerAction {
+        .respond(.oci(.blobUnknown, detail: digest.description))
+    }
+
+    private func removeBlob(_ digest: Digest, removedStatus: Int) -> HandlerAction {
+        .blocking { [store] in
+            do throws(BlobStoreError) {
+                return .respond(try store.remove(digest) ? Response(status: removedStatus) : .oci(.blobUnknown, detail: digest.description))
+            } catch {
+                return .respond(.storeFailure(error))
+            }
+        }
+    }
+
+    /// Streams the body into the store, verified against the path's digest: 201 when stored,
+    /// 200 when the store already had it (the body is still read and verified, so a wrong
+    /// body is a 400 either way), 400 DIGEST_INVALID with nothing stored on a mismatch.
+    private func putBlob(_ digest: Digest, _ head: HTTPRequestHead) -> HandlerAction {
+        let alreadyStored = store.contains(digest)
+        let sink = BlobBodySink(store: store, expected: digest, expectedSize: Self.contentLength(head)) { writer in
+            do throws(BlobStoreError) {
+                let stored = try writer.commit()
+                return .blobCreated(stored, location: "/blobs/\(stored)", status: alreadyStored ? 200 : 201)
+            } catch {
+                return .storeFailure(error)
+            }
+        }
+        return receive(sink, head)
+    }
+}
