@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "blobstore-crash-writer", dependencies: ["BlobStore"], path: "Tests/CrashWriter",
             swiftSettings: strict),
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["BlobStore"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
             name: "BlobStoreTests", dependencies: ["BlobStore", "CBlobSys", "TestSupport"],
             swiftSettings: strict),

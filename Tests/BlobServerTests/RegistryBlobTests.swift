@@ -89,7 +89,7 @@ import Testing
     }
 
     @Test func casPutOfTheWrongBytesIs400AndStoresNothing() throws {
-        let fixture = try RegistryFixture(options: registryTestOptions { $0.forceNamedTemporaries = true })
+        let fixture = try RegistryFixture(options: testOptions { $0.forceNamedTemporaries = true })
         var wrong = content
         wrong[2500] ^= 1
         let answer = fixture.send(.put, "/blobs/\(digest)", body: wrong, chunkSize: 1000)
@@ -107,7 +107,7 @@ import Testing
     }
 
     @Test func casPutCutShortStoresNothing() throws {
-        let fixture = try RegistryFixture(options: registryTestOptions { $0.forceNamedTemporaries = true })
+        let fixture = try RegistryFixture(options: testOptions { $0.forceNamedTemporaries = true })
         #expect(fixture.send(.put, "/blobs/\(digest)", body: content, cutAfter: 2000).status == 499)
         #expect(!fixture.store.contains(digest))
         #expect(fixture.store.stats().pendingBytes == 0)

@@ -60,7 +60,7 @@ import Testing
         String(repeating: "[", count: 100),
     ])
     func garbageIsManifestInvalidAndNothingIsStored(text: String) throws {
-        let fixture = try RegistryFixture(options: registryTestOptions { $0.forceNamedTemporaries = true })
+        let fixture = try RegistryFixture(options: testOptions { $0.forceNamedTemporaries = true })
         let body = Array(text.utf8)
         let answer = fixture.send(.put, "/v2/app/manifests/latest", headers: [("Content-Type", Self.imageType)], body: body)
         #expect(answer.status == 400 && answer.errorCode == "MANIFEST_INVALID")
@@ -134,7 +134,7 @@ import Testing
         try fixture.recreateHandler()
         #expect(fixture.send(.get, "/v2/library/app/manifests/v1").blob?.digest == digest)
         try fixture.store.close()
-        let reopened = try BlobStore(directory: fixture.directory.data, options: registryTestOptions())
+        let reopened = try BlobStore(directory: fixture.directory.data, options: testOptions())
         defer { try? reopened.close() }
         let handler = try RegistryHandler(store: reopened, configuration: .defaults, metrics: ServerMetrics(loops: 1))
         let head = HTTPRequestHead(method: .get, path: "/v2/library/app/manifests/v1")

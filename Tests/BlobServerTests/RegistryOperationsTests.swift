@@ -36,7 +36,7 @@ import Testing
         for family in [
             "blobcache_http_requests_total", "blobcache_http_request_duration_seconds", "blobcache_http_response_bytes_total",
             "blobcache_http_request_bytes_total", "blobcache_connections_open", "blobcache_connections_accepted_total",
-            "blobcache_connections_refused_total", "blobcache_store_bytes", "blobcache_store_blobs",
+"blobcache_store_bytes", "blobcache_store_blobs",
             "blobcache_store_effective_cap_bytes", "blobcache_store_evictions_total", "blobcache_store_index_capacity",
             "blobcache_store_quarantined_total", "blobcache_store_page_cache_budget_bytes", "blobcache_upload_sessions",
             "process_resident_memory_bytes", "blobcache_resident_memory_peak_bytes",

@@ -4,17 +4,6 @@ import TestSupport
 import Testing
 @testable import BlobServer
 
-/// Store options for server tests: no background thread surprises, no size cap in the way.
-func registryTestOptions(_ configure: (inout BlobStoreOptions) -> Void = { _ in }) -> BlobStoreOptions {
-    var options = BlobStoreOptions()
-    options.reconcileInBackground = false
-    options.capacityRefreshSeconds = 3600
-    options.capacity = CapacityPolicy(maxSize: .percent(100), minFree: .bytes(0), minReclaim: .bytes(0))
-    options.maxEntries = 100_000
-    configure(&options)
-    return options
-}
-
 /// What a test request came back with, after every `.blocking` step and body was played out.
 struct TestResponse {
     let route: RouteLabel
@@ -77,7 +66,7 @@ final class RegistryFixture {
 
     init(
         configuration: ServerConfiguration = .defaults, uploadIdleSeconds: UInt64 = 60, maxUploadSessions: Int = 16,
-        options: BlobStoreOptions = registryTestOptions()
+        options: BlobStoreOptions = testOptions()
     ) throws {
         directory = StoreTestDirectory("registry")
         self.configuration = configuration

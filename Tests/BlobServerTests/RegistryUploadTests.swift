@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func aMonolithicPostWithTheWrongDigestStoresNothing() throws {
-        let fixture = try RegistryFixture(options: registryTestOptions { $0.forceNamedTemporaries = true })
+        let fixture = try RegistryFixture(options: testOptions { $0.forceNamedTemporaries = true })
         let claimed = StreamingHasher.digest(of: [1, 2, 3])
         let answer = fixture.send(.post, "\(uploads)?digest=\(claimed)", body: content)
         #expect(answer.status == 400 && answer.errorCode == "DIGEST_INVALID")
@@ -111,7 +111,7 @@ import Testing
     }
 
     @Test func aPutWithTheWrongDigestIs400StoresNothingAndEndsTheSession() throws {
-        let fixture = try RegistryFixture(options: registryTestOptions { $0.forceNamedTemporaries = true })
+        let fixture = try RegistryFixture(options: testOptions { $0.forceNamedTemporaries = true })
         let location = openSession(fixture)
         #expect(fixture.send(.patch, location, body: content).status == 202)
         let claimed = StreamingHasher.digest(of: [9])

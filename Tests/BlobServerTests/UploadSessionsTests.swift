@@ -12,7 +12,7 @@ import Testing
         let repository = RepositoryName("library/app")!
 
         init(idleTimeout: UInt64 = 60, maxSessions: Int = 8) throws {
-            store = try BlobStore(directory: directory.data, options: registryTestOptions())
+            store = try BlobStore(directory: directory.data, options: testOptions())
             sessions = UploadSessions(store: store, idleTimeout: idleTimeout, maxSessions: maxSessions)
         }
 

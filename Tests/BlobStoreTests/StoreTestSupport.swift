@@ -3,17 +3,6 @@ import Testing
 @_exported import TestSupport
 @testable import BlobStore
 
-/// Options for tests: no background thread surprises unless a test asks for them.
-func testOptions(_ configure: (inout BlobStoreOptions) -> Void = { _ in }) -> BlobStoreOptions {
-    var options = BlobStoreOptions()
-    options.reconcileInBackground = false
-    options.capacityRefreshSeconds = 3600
-    options.capacity = CapacityPolicy(maxSize: .percent(100), minFree: .bytes(0), minReclaim: .bytes(0))
-    options.maxEntries = 100_000
-    configure(&options)
-    return options
-}
-
 /// Reads a whole open blob with pread.
 func readAll(_ blob: borrowing OpenBlob) throws -> [UInt8] {
     var out = [UInt8](repeating: 0, count: Int(blob.size))

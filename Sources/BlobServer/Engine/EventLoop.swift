@@ -857,7 +857,7 @@ final class EventLoop: @unchecked Sendable {
             }
             if services.logger.level <= .info {
                 services.logger.info("request", [
-                    "method": .string(Self.name(of: request.method)), "path": .string(request.path),
+                    "method": .string(request.method.token ?? "OTHER"), "path": .string(request.path),
                     "route": .string(request.route.rawValue), "status": .int(Int64(request.status)),
                     "bytes": .int(Int64(request.bodyBytes)), "ms": .double(Double(elapsed) / 1e6),
                 ])
@@ -875,19 +875,6 @@ final class EventLoop: @unchecked Sendable {
         connection.phase = .readingHead
         releaseBufferIfEmpty(connection)
         setTimer(connection, connection.buffered > 0 ? .header : .idle)
-    }
-
-    private static func name(of method: HTTPMethod) -> String {
-        switch method {
-        case .get: "GET"
-        case .head: "HEAD"
-        case .put: "PUT"
-        case .post: "POST"
-        case .patch: "PATCH"
-        case .delete: "DELETE"
-        case .options: "OPTIONS"
-        case .other: "OTHER"
-        }
     }
 
     /// Half-closes, then drops input until the client closes, so a client still sending does

@@ -14,6 +14,16 @@ struct PrometheusText {
         text += "# HELP \(name) \(Self.escapeHelp(help))\n# TYPE \(name) \(kind.rawValue)\n"
     }
 
+    /// A family with a single unlabelled sample.
+    mutating func single(_ name: String, _ kind: Kind, help: String, _ value: Double) {
+        family(name, kind, help: help)
+        sample(name, value)
+    }
+
+    mutating func single(_ name: String, _ kind: Kind, help: String, _ value: UInt64) {
+        single(name, kind, help: help, Double(value))
+    }
+
     /// One sample: `name{label="value",…} value`.
     mutating func sample(_ name: String, labels: KeyValuePairs<String, String> = [:], _ value: Double) {
         text += name

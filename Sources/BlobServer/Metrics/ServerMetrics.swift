@@ -37,11 +37,6 @@ public final class ServerMetrics: Sendable {
             counters.withLock { $0.open -= 1 }
         }
 
-        /// A connection answered 503 and closed because the loop had no room for it.
-        public func connectionRefused() {
-            counters.withLock { $0.refused += 1 }
-        }
-
         fileprivate var counts: Counters { counters.withLock { $0.totals } }
     }
 
@@ -54,14 +49,13 @@ public final class ServerMetrics: Sendable {
         var bytesReceived: UInt64 = 0
         var accepted: UInt64 = 0
         var open: Int64 = 0
-        var refused: UInt64 = 0
 
         static func slot(route: RouteLabel, status: Int) -> Int {
             route.ordinal * statuses + (0..<statuses).clamped(to: status)
         }
 
         var totals: Counters {
-            var counters = Counters(bytesSent: bytesSent, bytesReceived: bytesReceived, accepted: accepted, open: open, refused: refused)
+            var counters = Counters(bytesSent: bytesSent, bytesReceived: bytesReceived, accepted: accepted, open: open)
             for (routeIndex, route) in RouteLabel.allCases.enumerated() {
                 for status in 0..<Self.statuses where requests[routeIndex * Self.statuses + status] > 0 {
                     counters.requests[RequestKey(route: route, status: status)] = requests[routeIndex * Self.statuses + status]
@@ -79,12 +73,11 @@ public final class ServerMetrics: Sendable {
 
     /// Totals over every shard.
     public struct Counters: Sendable {
-        init(bytesSent: UInt64 = 0, bytesReceived: UInt64 = 0, accepted: UInt64 = 0, open: Int64 = 0, refused: UInt64 = 0) {
+        init(bytesSent: UInt64 = 0, bytesReceived: UInt64 = 0, accepted: UInt64 = 0, open: Int64 = 0) {
             self.bytesSent = bytesSent
             self.bytesReceived = bytesReceived
             self.accepted = accepted
             self.open = open
-            self.refused = refused
         }
 
         public var requests: [RequestKey: UInt64] = [:]
@@ -92,7 +85,6 @@ public final class ServerMetrics: Sendable {
         public var bytesReceived: UInt64
         public var accepted: UInt64
         public var open: Int64
-        public var refused: UInt64
     }
 
     public let shards: [Shard]
@@ -111,7 +103,6 @@ public final class ServerMetrics: Sendable {
             total.bytesReceived &+= counts.bytesReceived
             total.accepted &+= counts.accepted
             total.open += counts.open
-            total.refused &+= counts.refused
         }
         return total
     }

@@ -40,19 +40,3 @@ extension Route {
         }
     }
 }
-
-extension HTTPMethod {
-    /// The method's token, for `Allow`; nil for methods we do not name.
-    var token: String? {
-        switch self {
-        case .get: "GET"
-        case .head: "HEAD"
-        case .put: "PUT"
-        case .post: "POST"
-        case .patch: "PATCH"
-        case .delete: "DELETE"
-        case .options: "OPTIONS"
-        case .other: nil
-        }
-    }
-}

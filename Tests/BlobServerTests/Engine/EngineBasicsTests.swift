@@ -177,9 +177,3 @@ struct EngineBasicsTests {
         #expect(client.readsEOF())
     }
 }
-
-func monotonicSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-}

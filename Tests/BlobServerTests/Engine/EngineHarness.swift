@@ -87,12 +87,7 @@ final class EngineHarness {
     var port: UInt16 { server.address.port }
 
     init(loops: Int = 2, configure: (inout ServerLimits) -> Void = { _ in }) throws {
-        var options = BlobStoreOptions()
-        options.reconcileInBackground = false
-        options.capacityRefreshSeconds = 3600
-        options.capacity = CapacityPolicy(maxSize: .percent(100), minFree: .bytes(0), minReclaim: .bytes(0))
-        options.maxEntries = 100_000
-        store = try BlobStore(directory: directory.data, options: options)
+        store = try BlobStore(directory: directory.data, options: testOptions())
         var limits = ServerLimits(budget: MemoryBudget(total: 128 << 20), loops: loops)
         configure(&limits)
         server = try HTTPServer(
