@@ -8,13 +8,17 @@ let usage = """
                            [--min-free SIZE] [--min-reclaim SIZE] [--memory-budget SIZE|auto]
                            [--upstream [REGISTRY=]URL]... [--peers DNSNAME[:PORT]]
                            [--dns-server HOST:PORT] [--log-level debug|info|warn|error]
+                           [--auth-token TOKEN]... [--auth-basic USER:PASSWORD]...
+                           [--anonymous-push] [--pull-auth]
            blobcache verify --data-dir DIR
            blobcache import --data-dir DIR LAYOUT
            blobcache --help | --version
 
     serve    serve the OCI distribution API, the plain CAS API (/blobs/<digest>), /metrics,
              /healthz and /readyz. SIGTERM or SIGINT stops accepting, drains in-flight
-             responses (up to 10 s), flushes the index and exits 0. Each flag has a BLOBCACHE_… twin
+             responses (up to 10 s), flushes the index and exits 0. On a non-loopback listener,
+             writes need an --auth-token (Bearer) or --auth-basic credential unless
+             --anonymous-push; --pull-auth makes reads need one too. Each flag has a BLOBCACHE_… twin
              (BLOBCACHE_MAX_SIZE) and a key in the JSON file (max_size); flag > environment >
              file > the embedded defaults (config/blobcache.json). SIZE: 1048576, 512MiB, 80%.
     verify   re-hash every blob; move bad ones to quarantine/ (they become misses). Exits 1 if
