@@ -96,13 +96,22 @@ final class EventLoop: @unchecked Sendable {
         nextTick = now + 1_000_000_000
         while true {
             let wait = waitMilliseconds()
+            // The clock is read once per wakeup, before the first event, so request times start
+            // when their bytes arrived and not when the loop last woke.
+            var clockRead = false
             do {
-                try epoll.wait(timeoutMilliseconds: wait) { event in handle(event) }
+                try epoll.wait(timeoutMilliseconds: wait) { event in
+                    if !clockRead {
+                        refreshClock()
+                        clockRead = true
+                    }
+                    handle(event)
+                }
             } catch {
                 services.logger.error("epoll_wait failed", ["loop": .int(Int64(index)), "error": .string("\(error)")])
                 return
             }
-            refreshClock()
+            if !clockRead { refreshClock() }
             deliverMail()
             expireTimers()
             serveBufferWaiters()

@@ -129,6 +129,19 @@ struct EngineBasicsTests {
         #expect(try client.readReply().body == Array(bytes[0..<100]))
     }
 
+    @Test func requestTimesStartWhenTheRequestArrivesNotWhenTheLoopLastWoke() throws {
+        let harness = try EngineHarness(loops: 1)
+        let digest = try harness.store.put(pseudoRandomBytes(count: 100, seed: 8))
+        let client = try harness.client()
+        usleep(600_000)  // the loop sleeps in epoll_wait meanwhile
+        try client.send("GET /blobs/\(digest) HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try client.readReply().status == 200)
+        usleep(50_000)
+        let latency = harness.server.metrics.latency
+        #expect(latency.counts.reduce(0, +) == 1)
+        #expect(latency.sum < 0.1, "a 100-byte hit took \(latency.sum) s by the metrics")
+    }
+
     @Test func fiftyPipelinedRequests() throws {
         let harness = try EngineHarness()
         let bytes = pseudoRandomBytes(count: 4096, seed: 5)
