@@ -22,10 +22,14 @@ extension RegistryHandler {
         }
     }
 
-    /// A hit is served by the connection (ranges, conditionals, sendfile).
+    /// A hit is served by the connection (ranges, conditionals, sendfile). The index answers
+    /// on the loop; only a digest it lacks costs a look at the disk, on a worker (a blob a crash
+    /// left unindexed is found and adopted there).
     private func serveBlob(_ digest: Digest) -> HandlerAction {
-        guard store.contains(digest) else { return blobMiss(digest) }
-        return .respond(Response(status: 200, body: .blob(digest, contentType: Self.blobContentType, isManifest: false)))
+        let hit = HandlerAction.respond(Response(status: 200, body: .blob(digest, contentType: Self.blobContentType, isManifest: false)))
+        if store.isIndexed(digest) { return hit }
+        let miss = blobMiss(digest)
+        return .blocking { [store] in store.contains(digest) ? hit : miss }
     }
 
     /// What a blob the store lacks answers. This is where fetching from an upstream or a peer
@@ -48,7 +52,9 @@ extension RegistryHandler {
     /// 200 when the store already had it (the body is still read and verified, so a wrong
     /// body is a 400 either way), 400 DIGEST_INVALID with nothing stored on a mismatch.
     private func putBlob(_ digest: Digest, _ head: HTTPRequestHead) -> HandlerAction {
-        let alreadyStored = store.contains(digest)
+        // The index alone (no disk access on the loop): a blob on disk but not yet indexed
+        // counts as new.
+        let alreadyStored = store.isIndexed(digest)
         let sink = BlobBodySink(store: store, expected: digest, expectedSize: Self.contentLength(head)) { writer in
             do throws(BlobStoreError) {
                 let stored = try writer.commit()

@@ -20,11 +20,12 @@ extension RegistryHandler {
         }
         // A mount of a blob the store has succeeds whatever `from` says: blobs are shared. Any
         // other mount falls back to a session, as the spec asks.
-        if let text = query["mount"], let digest = try? Digest(parsing: text), store.contains(digest) {
-            return .respond(.blobCreated(digest, location: "/v2/\(repository)/blobs/\(digest)"))
-        }
+        let mount = query["mount"].flatMap { try? Digest(parsing: $0) }
         let now = request.now
-        return .blocking { [uploads] in
+        return .blocking { [uploads, store] in
+            if let mount, store.contains(mount) {
+                return .respond(.blobCreated(mount, location: "/v2/\(repository)/blobs/\(mount)"))
+            }
             do throws(UploadSessions.Failure) {
                 let id = try uploads.open(repository: repository, now: now)
                 return .respond(.uploadProgress(status: 202, repository: repository, id: id, offset: 0))
