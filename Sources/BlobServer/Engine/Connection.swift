@@ -86,8 +86,10 @@ final class Connection {
 
     var buffered: Int { end - start }
 
-    var isIdle: Bool {
-        if case .readingHead = phase, request == nil, buffered == 0 { return true }
+    /// No request is being answered: waiting for one, or for the rest of its head. A draining
+    /// server closes such connections at once (a stalled partial head must not hold it up).
+    var hasNoRequestInFlight: Bool {
+        if case .readingHead = phase, request == nil { return true }
         return false
     }
 }

@@ -178,7 +178,7 @@ final class EventLoop: @unchecked Sendable {
             draining = true
             drainDeadline = now + request - 1
             epoll.remove(listener.descriptor.rawValue)
-            for case let connection? in connections where connection.isIdle { close(connection) }
+            for case let connection? in connections where connection.hasNoRequestInFlight { close(connection) }
         }
         guard draining else { return false }
         if now >= drainDeadline {
@@ -254,7 +254,7 @@ final class EventLoop: @unchecked Sendable {
             case .readingHead:
                 if connection.buffered > 0, parseNext(connection) { continue }
                 if case .readingHead = connection.phase {} else { continue }
-                if draining && connection.isIdle {
+                if draining && connection.hasNoRequestInFlight {
                     close(connection)
                     return
                 }
