@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <malloc.h>
 #include <semaphore.h>
 #include <stdlib.h>
 #include <sys/uio.h>
@@ -90,6 +91,8 @@ ssize_t cbs_pread_nowait(int fd, void *buffer, size_t count, off_t offset) {
     struct iovec vector = { .iov_base = buffer, .iov_len = count };
     return preadv2(fd, &vector, 1, offset, RWF_NOWAIT);
 }
+
+void cbs_trim_heap(void) { malloc_trim(0); }
 
 void *cbs_semaphore_create(void) {
     sem_t *semaphore = malloc(sizeof *semaphore);

@@ -85,3 +85,23 @@ import Testing
         }
     }
 }
+
+@Suite("Buffer pool: idle pages go back to the kernel")
+struct BufferPoolIdlePagesTests {
+    @Test func freeBuffersBeyondTheKeptOnesLoseTheirPages() {
+        let pool = BufferPool(bufferSize: 8192, capacity: 4)
+        let buffers = (0..<4).map { _ in pool.acquire()! }
+        for (value, buffer) in buffers.enumerated() {
+            let bytes = pool.bytes(of: buffer)
+            for index in bytes.indices { bytes[index] = UInt8(value + 1) }
+        }
+        for buffer in buffers { pool.release(buffer) }
+        pool.returnIdlePages(keeping: 1)
+        // The last released buffer is kept (it is handed out next); the others read as zero
+        // pages, which is what MADV_DONTNEED leaves behind.
+        #expect(pool.bytes(of: buffers[3]).allSatisfy { $0 == 4 })
+        for buffer in buffers.prefix(3) { #expect(pool.bytes(of: buffer).allSatisfy { $0 == 0 }) }
+        let again = pool.acquire()!
+        #expect(again == buffers[3])
+    }
+}

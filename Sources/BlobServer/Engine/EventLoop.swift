@@ -34,6 +34,8 @@ final class EventLoop: @unchecked Sendable {
     private var now: UInt64 = 0
     private var nextTick: UInt64 = 0
     private var boundaryCounter: UInt64 = 0
+    /// Connections were open since the last heap trim.
+    private var busySinceTrim = false
     private let boundarySeed = UInt64.random(in: 0...UInt64.max)
 
     private let mailbox = Mutex<[(token: UInt64, result: WorkResult)]>([])
@@ -164,6 +166,15 @@ final class EventLoop: @unchecked Sendable {
 
     private func tick() {
         descriptors.sweep { !services.store.isIndexed($0) }
+        pool.returnIdlePages(keeping: 16)
+        largePool.returnIdlePages(keeping: 0)
+        if open == 0, busySinceTrim {
+            // Quiet again after traffic: hand freed heap back too, so idle RSS returns to idle.
+            busySinceTrim = false
+            cbs_trim_heap()
+        } else if open > 0 {
+            busySinceTrim = true
+        }
         if index == 0 {
             let handler = services.handler
             let seconds = now / 1_000_000_000
@@ -791,6 +802,14 @@ final class EventLoop: @unchecked Sendable {
                 let sent = cbs_sendfile(connection.socket, descriptor, &position, chunk)
                 if sent > 0 {
                     connection.outgoing.advance(by: sent)
+                    if sent < chunk, !connection.outgoing.isEmpty {
+                        // A short send means the socket buffer is full; the kernel has flagged
+                        // the socket, so a writable edge follows. Trying again now would only
+                        // cost a call that returns EAGAIN.
+                        connection.mayWrite = false
+                        setTimer(connection, .write)
+                        return .blocked
+                    }
                     continue
                 }
                 if sent < 0, cbs_errno() == EAGAIN {

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A fixed number of fixed-size buffers carved from one allocation: the connection share of
 /// the memory budget. A connection that cannot get a buffer is not read from (it waits in the
 /// kernel's queue or is answered 503), so load never turns into memory.
@@ -13,6 +15,8 @@ final class BufferPool {
     let capacity: Int
     private let region: UnsafeMutableRawPointer
     private var free: [Int32]
+    /// Buffers whose pages were given back to the kernel and have not been used since.
+    private var returned: [Bool]
 
     /// A pool of `capacity` buffers of `bufferSize` bytes (rounded up to 4 KiB pages).
     init(bufferSize: Int, capacity: Int) {
@@ -21,6 +25,7 @@ final class BufferPool {
         self.capacity = capacity
         region = .allocate(byteCount: self.bufferSize * capacity, alignment: 4096)
         free = (0..<Int32(capacity)).reversed()
+        returned = Array(repeating: true, count: capacity)
     }
 
     /// A pool that spends at most `budgetBytes` on buffers of `bufferSize` (at least one).
@@ -37,6 +42,7 @@ final class BufferPool {
     /// Takes a buffer, or nil when all are in use.
     func acquire() -> BufferPool.Buffer? {
         guard let index = free.popLast() else { return nil }
+        returned[Int(index)] = false
         return Buffer(index: index)
     }
 
@@ -44,6 +50,16 @@ final class BufferPool {
     func release(_ buffer: Buffer) {
         precondition(free.count < capacity, "buffer released twice")
         free.append(buffer.index)
+    }
+
+    /// Gives the pages of free buffers back to the kernel, all but the `keeping` most recently
+    /// freed (the next to be handed out). After a burst of connections this returns the
+    /// process to its idle size; a buffer handed out again is zero pages until written.
+    func returnIdlePages(keeping: Int) {
+        for index in free.dropLast(keeping) where !returned[Int(index)] {
+            madvise(region + Int(index) * bufferSize, bufferSize, MADV_DONTNEED)
+            returned[Int(index)] = true
+        }
     }
 
     /// The bytes of `buffer`; valid until it is released.

@@ -57,6 +57,9 @@ void cbs_set_thread_name(const char *name);
 /// the event loop reads small blobs only when their pages are already cached.
 ssize_t cbs_pread_nowait(int fd, void *buffer, size_t count, off_t offset);
 
+/// Returns the heap's free memory to the kernel (glibc's malloc_trim(0)).
+void cbs_trim_heap(void);
+
 /// A counting semaphore on the heap, for the worker pool's queue.
 void *cbs_semaphore_create(void);
 void cbs_semaphore_destroy(void *semaphore);

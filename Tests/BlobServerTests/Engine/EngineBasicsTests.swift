@@ -182,6 +182,17 @@ struct EngineBasicsTests {
         #expect(idle.readsEOF())
     }
 
+    @Test func aStalledBodyIsAbandonedAfterTheBodyTimeout() throws {
+        let harness = try EngineHarness(loops: 1) { limits in limits.bodyTimeoutSeconds = 0.3 }
+        let bytes = pseudoRandomBytes(count: 1000, seed: 31)
+        let digest = StreamingHasher.digest(of: bytes)
+        let client = try harness.client()
+        try client.send(Array("PUT /blobs/\(digest) HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".utf8) + bytes[0..<10])
+        #expect(client.readsEOF(), "the server closed the stalled upload")
+        #expect(!harness.store.contains(digest))
+        #expect(directoryEntries(harness.directory.data + "/tmp").isEmpty, "no temporary left behind")
+    }
+
     @Test func malformedRequestsGet400AndClose() throws {
         let harness = try EngineHarness()
         let client = try harness.client()
