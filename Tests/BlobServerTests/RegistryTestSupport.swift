@@ -1,5 +1,7 @@
 import BlobStore
+import Dispatch
 import Glibc
+import Synchronization
 import TestSupport
 import Testing
 @testable import BlobServer
@@ -27,7 +29,7 @@ struct TestResponse {
 
     var contentType: String? {
         switch response.body {
-        case .bytes(_, let type), .blob(_, let type, _): type
+        case .bytes(_, let type), .blob(_, let type, _), .growing(_, let type), .announced(_, let type): type
         case .empty: nil
         }
     }
@@ -136,6 +138,15 @@ final class RegistryFixture {
                 offset = end
             }
             return sink.finish()
+        case .awaiting(let start):
+            let next = Mutex<HandlerAction?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            start(ActionCompletion { action in
+                next.withLock { $0 = action }
+                done.signal()
+            })
+            done.wait()
+            return play(next.withLock { $0 }!, body: body, chunkSize: chunkSize, cutAfter: cutAfter)
         }
     }
 

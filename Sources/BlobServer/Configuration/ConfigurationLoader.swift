@@ -123,6 +123,25 @@ public struct ConfigurationLoader {
         },
         Setting.boolean("anonymous_push") { $0.anonymousPush = $1 },
         Setting.boolean("pull_auth") { $0.pullAuth = $1 },
+        Setting.single("tag_ttl") { configuration, text throws(ConfigurationValueError) in
+            configuration.tagTTLSeconds = try DurationText.seconds(parsing: text)
+        },
+        Setting.single("tag_max_stale") { configuration, text throws(ConfigurationValueError) in
+            configuration.tagMaxStaleSeconds = try DurationText.seconds(parsing: text)
+        },
+        Setting.boolean("mirror_push") { $0.mirrorPush = $1 },
+        Setting.single("upstream_ca_file") { configuration, text throws(ConfigurationValueError) in
+            guard !text.isEmpty, !text.contains("\0") else { throw ConfigurationValueError("needs a file path") }
+            configuration.upstreamCAFile = text
+        },
+        Setting.boolean("upstream_tls_verify") { $0.upstreamTLSVerify = $1 },
+        Setting.list("upstream_auth", clear: { $0.upstreamAuth = [] }) { configuration, text throws(ConfigurationValueError) in
+            let setting = try UpstreamAuthSetting(parsing: text)
+            guard !configuration.upstreamAuth.contains(where: { $0.registry == setting.registry }) else {
+                throw ConfigurationValueError("a second credential for \(setting.registry)")
+            }
+            configuration.upstreamAuth.append(setting)
+        },
     ]
 
     private static func address(_ text: String) throws(ConfigurationValueError) -> SocketAddress {
@@ -235,7 +254,8 @@ public struct ConfigurationLoader {
             let texts: [String]
             switch value {
             case .string(let text): texts = [text]
-            case .number(let text) where setting.key.hasSuffix("size") || setting.key.hasPrefix("min") || setting.key == "memory_budget":
+            case .number(let text) where setting.key.hasSuffix("size") || setting.key.hasPrefix("min") || setting.key == "memory_budget"
+                || setting.key.hasPrefix("tag_"):
                 texts = [text]
             case .bool(let flag) where setting.isBoolean:
                 texts = [flag ? "true" : "false"]

@@ -22,6 +22,19 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var anonymousPush: Bool
     /// Pulls need a credential too (when one is configured).
     public var pullAuth: Bool
+    /// A mirrored tag is answered from the cache for this long, then revalidated upstream.
+    public var tagTTLSeconds: UInt64
+    /// How long past its TTL a mirrored tag may still be answered when the upstream is down
+    /// or refuses (429, 5xx).
+    public var tagMaxStaleSeconds: UInt64
+    /// With upstreams configured, pushes are refused unless this is set.
+    public var mirrorPush: Bool
+    /// A PEM file of extra CAs to trust for HTTPS upstreams (beside the system bundle).
+    public var upstreamCAFile: String?
+    /// Verify upstream TLS certificates and host names. Off only for test registries.
+    public var upstreamTLSVerify: Bool
+    /// Credentials for upstream registries, by registry host.
+    public var upstreamAuth: [UpstreamAuthSetting]
 
     /// The embedded defaults, the same values as `config/blobcache.json` (a test holds them equal).
     public static let defaults = ServerConfiguration(
@@ -29,7 +42,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         dataDirectory: "./blobcache-data",
         maxSize: .percent(80), minFree: .percent(5), minReclaim: .bytes(1 << 30),
         memoryBudget: nil, upstreams: [], peers: nil, dnsServer: nil, logLevel: .info,
-        authTokens: [], authBasic: [], anonymousPush: false, pullAuth: false)
+        authTokens: [], authBasic: [], anonymousPush: false, pullAuth: false,
+        tagTTLSeconds: 300, tagMaxStaleSeconds: 86400, mirrorPush: false,
+        upstreamCAFile: nil, upstreamTLSVerify: true, upstreamAuth: [])
 
     /// The memory budget in force: configured, else the cgroup limit, else the default.
     public var resolvedMemoryBudget: MemoryBudget {
@@ -55,7 +70,8 @@ public enum LogLevel: String, Sendable, CaseIterable, Comparable {
 }
 
 /// `[REGISTRY=]URL`: where to fetch what the cache lacks. Without a registry it serves requests
-/// that name no `ns`.
+/// that name no `ns`; the registry `*` makes a template for every other `ns`, whose `{ns}` is
+/// replaced by the requested host (`*=https://{ns}`).
 public struct UpstreamMapping: Sendable, Equatable, CustomStringConvertible {
     public var registry: String?
     public var url: String
@@ -65,8 +81,8 @@ public struct UpstreamMapping: Sendable, Equatable, CustomStringConvertible {
         var urlText = Substring(text)
         if let equals = text.firstIndex(of: "="), !text[..<equals].contains("/") {
             let registry = text[..<equals]
-            guard !registry.isEmpty, registry.allSatisfy({ $0.isLetter || $0.isNumber || ".-:_".contains($0) }) else {
-                throw ConfigurationValueError("'\(registry)' is not a registry host name")
+            guard registry == "*" || (!registry.isEmpty && registry.allSatisfy({ $0.isLetter || $0.isNumber || ".-:_".contains($0) })) else {
+                throw ConfigurationValueError("'\(registry)' is not a registry host name (or * for a template)")
             }
             self.registry = String(registry)
             urlText = text[text.index(after: equals)...]
@@ -82,6 +98,9 @@ public struct UpstreamMapping: Sendable, Equatable, CustomStringConvertible {
             throw ConfigurationValueError("the URL needs a host (and no credentials in it)")
         }
         url = String(urlText)
+        if registry == "*", !url.contains("{ns}") {
+            throw ConfigurationValueError("the template * needs {ns} in its URL, as in *=https://{ns}")
+        }
     }
 
     public var description: String { registry.map { "\($0)=\(url)" } ?? url }
@@ -123,5 +142,54 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         value.isEmpty ? "\(key): \(reason)" : "\(key): '\(value)': \(reason)"
+    }
+}
+
+/// `REGISTRY=USER:file:PATH` or `REGISTRY=USER:env:VARIABLE`: the user to log in to an upstream
+/// registry as, and where its password is. The password itself never appears in configuration
+/// or on a command line; `password(environment:)` reads it when the mirror starts.
+public struct UpstreamAuthSetting: Sendable, Equatable {
+    public enum PasswordSource: Sendable, Equatable {
+        case file(String)
+        case environment(String)
+    }
+
+    public var registry: String
+    public var user: String
+    public var source: PasswordSource
+
+    public init(parsing text: String) throws(ConfigurationValueError) {
+        let usage = "needs REGISTRY=USER:file:PATH or REGISTRY=USER:env:VARIABLE"
+        guard let equals = text.firstIndex(of: "=") else { throw ConfigurationValueError(usage) }
+        let registry = text[..<equals]
+        guard !registry.isEmpty, registry.allSatisfy({ $0.isLetter || $0.isNumber || ".-:_".contains($0) }) else {
+            throw ConfigurationValueError("'\(registry)' is not a registry host name")
+        }
+        let rest = text[text.index(after: equals)...]
+        let parts = rest.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[2].isEmpty else { throw ConfigurationValueError(usage) }
+        switch parts[1] {
+        case "file": source = .file(String(parts[2]))
+        case "env": source = .environment(String(parts[2]))
+        default: throw ConfigurationValueError(usage)
+        }
+        self.registry = String(registry).lowercased()
+        user = String(parts[0])
+    }
+
+    /// Reads the password: the file's contents without a trailing newline, or the variable.
+    public func password(environment: [String: String], readFile: (String) throws(ConfigurationValueError) -> [UInt8]) throws(ConfigurationValueError) -> String {
+        let password: String
+        switch source {
+        case .file(let path):
+            var bytes = try readFile(path)
+            while bytes.last == UInt8(ascii: "\n") || bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
+            password = String(decoding: bytes, as: UTF8.self)
+        case .environment(let name):
+            guard let value = environment[name] else { throw ConfigurationValueError("the environment has no \(name)") }
+            password = value
+        }
+        guard !password.isEmpty else { throw ConfigurationValueError("the password is empty") }
+        return password
     }
 }

@@ -8,6 +8,11 @@ final class Connection {
         case readingHead
         /// A worker job is running for this connection; the socket is the job's until it ends.
         case working
+        /// A handler's `.awaiting` work runs elsewhere; its completion comes through the mailbox.
+        /// Nothing holds the socket, so the connection may close meanwhile.
+        case awaitingAction
+        /// Sending a growing blob that has no more bytes yet; `growing` wakes it.
+        case awaitingGrowth
         /// A body pump waits for the socket to become readable.
         case awaitingBody(BodyPump)
         /// Sending `outgoing`; then `afterWrite`.
@@ -60,6 +65,8 @@ final class Connection {
     var outgoing = OutgoingWrites()
     /// The descriptor `outgoing` sends from when the connection owns it (-1: none).
     var ownedFile: Int32 = -1
+    /// The growing blob the response sends, whose descriptor `outgoing` borrows meanwhile.
+    var growing: GrowingBlob?
     /// Bytes of `ownedFile` from here on were found cached; sendfile of them will not block.
     var cachedUntil: UInt64 = 0
     var request: InFlight?

@@ -242,7 +242,7 @@ final class EventLoop: @unchecked Sendable {
     private func drive(_ connection: Connection) {
         while connections[connection.slot] === connection {
             switch connection.phase {
-            case .working:
+            case .working, .awaitingAction, .awaitingGrowth:
                 return
             case .awaitingBody(let pump):
                 guard connection.mayRead else { return }
@@ -252,6 +252,10 @@ final class EventLoop: @unchecked Sendable {
                 guard connection.mayWrite else { return }
                 switch flush(connection) {
                 case .blocked, .handedToWorker: return
+                case .waitingForGrowth:
+                    clearTimer(connection)
+                    connection.phase = .awaitingGrowth
+                    return
                 case .failed:
                     close(connection)
                     return
@@ -431,6 +435,12 @@ final class EventLoop: @unchecked Sendable {
             submit(connection) { _ in .action(work()) }
         case .receiveBody(let sink):
             receiveBody(connection, head, sink)
+        case .awaiting(let start):
+            clearTimer(connection)
+            connection.phase = .awaitingAction
+            pendingHeads[connection.token] = head
+            let token = connection.token
+            start(ActionCompletion { [self] action in post(token, .action(action)) })
         }
     }
 
@@ -493,6 +503,14 @@ final class EventLoop: @unchecked Sendable {
         for (token, result) in mail {
             guard let connection = lookup(token) else {
                 if case .opened(let descriptor, _) = result { Glibc.close(descriptor) }
+                continue
+            }
+            if case .growingBlobChanged = result {
+                // A wake-up may be stale (the response moved on since it registered).
+                if case .awaitingGrowth = connection.phase {
+                    connection.phase = .writing
+                    drive(connection)
+                }
                 continue
             }
             connection.phase = .readingHead
@@ -562,7 +580,7 @@ final class EventLoop: @unchecked Sendable {
             drive(connection)
         case .pumped(let outcome):
             pumpStopped(connection, outcome)
-        case .none:
+        case .none, .growingBlobChanged:
             drive(connection)
         }
     }
@@ -640,6 +658,17 @@ final class EventLoop: @unchecked Sendable {
                 pending.size = size
                 openOnWorker(connection, head, pending)
             }
+            return
+        }
+        if case .growing(let growing, let contentType) = response.body {
+            let assembly = ResponseAssembly.blob(
+                growing.digest, size: growing.size, contentType: contentType, extraHeaders: response.headers,
+                request: head, date: dateBytes, boundary: nextBoundary)
+            if assembly.parts.contains(where: { if case .blob = $0 { true } else { false } }) {
+                connection.growing = growing
+            }
+            connection.request?.servedDigest = growing.digest
+            emit(connection, assembly, isHead: head.method == .head)
             return
         }
         respond(connection, response, isHead: head.method == .head)
@@ -752,11 +781,12 @@ final class EventLoop: @unchecked Sendable {
         let closing = connection.closeAfterResponse || draining || connection.request?.keepAlive == false
         if closing { connection.closeAfterResponse = true }
         connection.outgoing.append(assembly.head.encoded(closing: closing))
+        let file = connection.growing?.descriptor ?? connection.ownedFile
         for part in assembly.parts {
             switch part {
             case .literal(let bytes): connection.outgoing.append(bytes)
             case .blob(let range):
-                connection.outgoing.append(file: connection.ownedFile, offset: range.first, count: range.count)
+                connection.outgoing.append(file: file, offset: range.first, count: range.count)
             }
         }
         connection.cachedUntil = 0
@@ -766,7 +796,7 @@ final class EventLoop: @unchecked Sendable {
         drive(connection)
     }
 
-    private enum FlushResult { case done, blocked, handedToWorker, failed }
+    private enum FlushResult { case done, blocked, handedToWorker, waitingForGrowth, failed }
 
     private func flush(_ connection: Connection) -> FlushResult {
         while true {
@@ -786,7 +816,16 @@ final class EventLoop: @unchecked Sendable {
                 }
                 if written < 0, cbs_errno() == EINTR { continue }
                 return .failed
-            case .sendFile(let descriptor, let offset, let count):
+            case .sendFile(let descriptor, let offset, var count):
+                if let growing = connection.growing, descriptor == growing.descriptor {
+                    switch growing.availability(from: offset, rangeEnd: offset + count, loop: self, token: connection.token) {
+                    case .sendable(let end): count = end - offset
+                    case .waiting: return .waitingForGrowth
+                    case .failed:
+                        // Cut off before the end: a wrong body never finishes cleanly.
+                        return .failed
+                    }
+                }
                 let window: UInt64 = 4 << 20
                 if offset >= connection.cachedUntil {
                     let end = offset + min(count, window)
@@ -892,6 +931,7 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         connection.request = nil
+        connection.growing = nil
         if connection.ownedFile >= 0 {
             Glibc.close(connection.ownedFile)
             connection.ownedFile = -1
@@ -987,6 +1027,7 @@ final class EventLoop: @unchecked Sendable {
         Glibc.close(connection.socket)
         if connection.ownedFile >= 0 { Glibc.close(connection.ownedFile) }
         connection.ownedFile = -1
+        connection.growing = nil
         connections[connection.slot] = nil
         freeSlots.append(connection.slot)
         pendingHeads[connection.token] = nil

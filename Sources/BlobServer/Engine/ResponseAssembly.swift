@@ -12,21 +12,27 @@ struct ResponseAssembly {
 
     var status: Int { head.status }
 
-    /// A response whose body is `.empty` or `.bytes`. Invalid handler fields become a 500.
+    /// A response whose body is `.empty`, `.bytes` or `.announced` (whose bytes are never sent:
+    /// only HEAD answers carry one). Invalid handler fields become a 500.
     static func plain(_ response: Response, isHead: Bool, date: [UInt8]) -> ResponseAssembly {
         var head = HTTPResponseHead(status: response.status, date: date)
         do {
             for field in response.headers { try head.add(name: field.name, value: field.value) }
             var body: [UInt8] = []
+            var announced: UInt64? = nil
             switch response.body {
             case .empty: break
             case .bytes(let bytes, let contentType):
                 try head.add("Content-Type", contentType)
                 body = bytes
-            case .blob: preconditionFailure("blob bodies are assembled with `blob`")
+            case .announced(let length, let contentType):
+                guard isHead else { return internalError(date: date, detail: "a body was announced but not given") }
+                try head.add("Content-Type", contentType)
+                announced = length
+            case .blob, .growing: preconditionFailure("blob bodies are assembled with `blob`")
             }
             let bodyless = response.status == 204 || response.status == 304 || response.status < 200
-            if !bodyless { head.add("Content-Length", UInt64(body.count)) }
+            if !bodyless { head.add("Content-Length", announced ?? UInt64(body.count)) }
             let sendBody = !isHead && !bodyless && !body.isEmpty
             return ResponseAssembly(head: head, parts: sendBody ? [.literal(body)] : [], bodyLength: sendBody ? UInt64(body.count) : 0)
         } catch {

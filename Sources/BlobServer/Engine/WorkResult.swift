@@ -15,6 +15,8 @@ enum WorkResult: Sendable {
     case sentFile(sent: Int, wouldBlock: Bool, failed: Bool)
     /// A body pump stopped.
     case pumped(BodyPump.Outcome)
+    /// A growing blob the connection waits on has more bytes, or an outcome.
+    case growingBlobChanged
     /// Nothing for the connection (a sink abandoned after the connection closed).
     case none
 }

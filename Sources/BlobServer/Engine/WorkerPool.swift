@@ -3,7 +3,8 @@ import CBlobSys
 import Synchronization
 
 /// Threads for work that may block on the disk (opening cold files, reading pages that are not
-/// cached, writing and fsyncing uploads, unlinking), so that an event loop never waits for it.
+/// cached, writing and fsyncing uploads, unlinking) or on an upstream (fills, manifest
+/// fetches), so that an event loop never waits for it.
 ///
 /// Jobs run in submission order, on whichever worker is free; each worker owns a scratch
 /// buffer the job may use until it returns. Thread-safe. `stop` lets queued jobs finish first.
@@ -16,17 +17,22 @@ final class WorkerPool: Sendable {
 
     typealias Job = @Sendable (Context) -> Void
 
-    static let scratchBytes = 256 << 10
+    static let defaultScratchBytes = 256 << 10
+
+    private let scratchBytes: Int
 
     private let queue = Mutex<(jobs: [Job], head: Int, stopping: Bool)>(([], 0, false))
     // The semaphore counts queued jobs (plus one per worker at stop): a worker sleeps on it.
     private nonisolated(unsafe) let semaphore: UnsafeMutableRawPointer
     private let threads = Mutex<[SystemThread]>([])
 
-    init(workers: Int) {
+    /// Starts `workers` threads named `<name><index>`, each with `scratchBytes` of scratch
+    /// (allocated when the thread starts; pages cost memory once a job touches them).
+    init(workers: Int, name: String = "blobcache-work", scratchBytes: Int = WorkerPool.defaultScratchBytes) {
         semaphore = cbs_semaphore_create()
+        self.scratchBytes = scratchBytes
         let started = (0..<max(1, workers)).map { index in
-            SystemThread(name: "blobcache-work\(index)") { [self] in run() }
+            SystemThread(name: "\(name)\(index)") { [self] in run() }
         }
         threads.withLock { $0 = started }
     }
@@ -55,7 +61,7 @@ final class WorkerPool: Sendable {
     }
 
     private func run() {
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.scratchBytes, alignment: 4096)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: scratchBytes, alignment: 4096)
         defer { scratch.deallocate() }
         let context = Context(scratch: scratch)
         while true {

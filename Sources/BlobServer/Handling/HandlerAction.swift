@@ -9,6 +9,24 @@ public enum HandlerAction: Sendable {
     /// Stream the request body into `sink` (on worker threads, in order, one call at a time),
     /// sending `100 Continue` first if the client asked for it; then answer `sink.finish()`.
     case receiveBody(any RequestBodySink)
+    /// Start something that finishes elsewhere (an upstream fetch on its own threads): `start`
+    /// runs on the loop and must return at once; whoever finishes calls the completion, from
+    /// any thread, exactly once, with the next action. The connection waits meanwhile.
+    case awaiting(@Sendable (ActionCompletion) -> Void)
+}
+
+/// Hands a `HandlerAction.awaiting` request its next action. Any thread; call it once. A
+/// completion for a connection that has closed meanwhile is dropped.
+public struct ActionCompletion: Sendable {
+    private let deliver: @Sendable (HandlerAction) -> Void
+
+    init(_ deliver: @escaping @Sendable (HandlerAction) -> Void) {
+        self.deliver = deliver
+    }
+
+    public func callAsFunction(_ action: HandlerAction) {
+        deliver(action)
+    }
 }
 
 /// Where a request body goes, chunk by chunk, as it arrives. The connection owns the sink until

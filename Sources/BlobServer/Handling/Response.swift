@@ -15,6 +15,12 @@ public struct Response: Sendable {
         /// blob has gone by the time it is opened, the answer is 404 BLOB_UNKNOWN (or
         /// MANIFEST_UNKNOWN for a manifest).
         case blob(Digest, contentType: String, isManifest: Bool)
+        /// A blob still being fetched, sent from its growing file as bytes arrive, with the same
+        /// ranges and fields as `.blob`; every range's last byte waits for the digest to verify.
+        case growing(GrowingBlob, contentType: String)
+        /// The head of a body that is not sent: `Content-Length: length` with no bytes, for a
+        /// HEAD answered from what an upstream said.
+        case announced(length: UInt64, contentType: String)
     }
 
     public var status: Int

@@ -10,6 +10,10 @@ extension HandlerAction {
             return .blocking { work().addingHeaders(headers) }
         case .receiveBody(let sink):
             return .receiveBody(HeaderAddingSink(sink, headers: headers))
+        case .awaiting(let start):
+            return .awaiting { completion in
+                start(ActionCompletion { completion($0.addingHeaders(headers)) })
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ enum MetricsPage {
 
     static func render(
         traffic: ServerMetrics.Counters, latency: LatencyHistogram.Snapshot, store: StoreStats,
-        uploadSessions: Int, memory: ProcessMemory
+        uploadSessions: Int, memory: ProcessMemory, mirror: MirrorCounters.Snapshot? = nil
     ) -> String {
         var page = PrometheusText()
         page.family("blobcache_http_requests_total", .counter, help: "HTTP requests answered, by route and status.")
@@ -35,6 +35,8 @@ enum MetricsPage {
         page.single("blobcache_store_pending_bytes", .gauge, help: "Bytes being written and not yet committed.", store.pendingBytes)
         page.single("blobcache_upload_sessions", .gauge, help: "OCI upload sessions open.", UInt64(uploadSessions))
 
+        if let mirror { renderMirror(mirror, into: &page) }
+
         if let resident = memory.residentBytes {
             page.single("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.", resident)
         }
@@ -42,5 +44,22 @@ enum MetricsPage {
             page.single("blobcache_resident_memory_peak_bytes", .gauge, help: "Peak resident memory (VmHWM) in bytes.", peak)
         }
         return page.text
+    }
+
+    private static func renderMirror(_ mirror: MirrorCounters.Snapshot, into page: inout PrometheusText) {
+        page.family("blobcache_mirror_hits_total", .counter, help: "Pull-through requests answered from the cache, by kind (a tag revalidated unchanged counts as a hit).")
+        for kind in MirrorCounters.Kind.allCases {
+            page.sample("blobcache_mirror_hits_total", labels: ["kind": kind.rawValue], mirror.hits[kind, default: 0])
+        }
+        page.family("blobcache_mirror_misses_total", .counter, help: "Pull-through requests that went to the upstream, by kind.")
+        for kind in MirrorCounters.Kind.allCases {
+            page.sample("blobcache_mirror_misses_total", labels: ["kind": kind.rawValue], mirror.misses[kind, default: 0])
+        }
+        page.single("blobcache_mirror_fills_in_flight", .gauge, help: "Blob fills from an upstream running now.", Double(mirror.fillsInFlight))
+        page.single("blobcache_mirror_fill_waiters", .gauge, help: "Client requests joined to the fills running now.", Double(mirror.fillWaiters))
+        page.single("blobcache_mirror_fills_completed_total", .counter, help: "Blob fills that verified and committed.", mirror.fillsCompleted)
+        page.single("blobcache_mirror_fills_failed_total", .counter, help: "Blob fills that ended without a blob.", mirror.fillsFailed)
+        page.single("blobcache_mirror_digest_mismatches_total", .counter, help: "Upstream bodies whose digest or length did not match: nothing was stored.", mirror.digestMismatches)
+        page.single("blobcache_mirror_stale_serves_total", .counter, help: "Tags answered past their TTL because the upstream could not be asked.", mirror.staleServes)
     }
 }

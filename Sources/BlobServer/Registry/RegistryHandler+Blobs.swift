@@ -24,18 +24,20 @@ extension RegistryHandler {
 
     /// A hit is served by the connection (ranges, conditionals, sendfile). The index answers
     /// on the loop; only a digest it lacks costs a look at the disk, on a worker (a blob a crash
-    /// left unindexed is found and adopted there).
-    private func serveBlob(_ digest: Digest) -> HandlerAction {
+    /// left unindexed is found and adopted there). What the store lacks gets `miss`: 404, or a
+    /// fill from an upstream.
+    func serveBlob(_ digest: Digest, miss: HandlerAction? = nil, onHit: (@Sendable () -> Void)? = nil) -> HandlerAction {
         let hit = HandlerAction.respond(Response(status: 200, body: .blob(digest, contentType: Self.blobContentType, isManifest: false)))
-        if store.isIndexed(digest) { return hit }
-        let miss = blobMiss(digest)
-        return .blocking { [store] in store.contains(digest) ? hit : miss }
-    }
-
-    /// What a blob the store lacks answers. This is where fetching from an upstream or a peer
-    /// joins: today the cache only has what was pushed or imported.
-    private func blobMiss(_ digest: Digest) -> HandlerAction {
-        .respond(.oci(.blobUnknown, detail: digest.description))
+        if store.isIndexed(digest) {
+            onHit?()
+            return hit
+        }
+        let miss = miss ?? .respond(.oci(.blobUnknown, detail: digest.description))
+        return .blocking { [store] in
+            guard store.contains(digest) else { return miss }
+            onHit?()
+            return hit
+        }
     }
 
     private func removeBlob(_ digest: Digest, removedStatus: Int) -> HandlerAction {

@@ -6,7 +6,7 @@ extension RegistryHandler {
         .blocking { [self] in
             let text = MetricsPage.render(
                 traffic: metrics.totals, latency: metrics.latency, store: store.stats(),
-                uploadSessions: uploads.count, memory: .current())
+                uploadSessions: uploads.count, memory: .current(), mirror: mirror?.counters.snapshot)
             return .respond(Response(status: 200, body: .bytes(Array(text.utf8), contentType: MetricsPage.contentType)))
         }
     }

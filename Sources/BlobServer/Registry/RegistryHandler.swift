@@ -25,6 +25,8 @@ public final class RegistryHandler: Sendable {
     let access: AccessPolicy
     let uploads: UploadSessions
     let metadata: RegistryMetadata
+    /// The pull-through mirror, when upstreams are configured.
+    let mirror: Mirror?
     /// The latest probe of the data directory, for `/readyz`.
     private let writable: Atomic<Bool>
 
@@ -34,11 +36,12 @@ public final class RegistryHandler: Sendable {
     /// Opens the registry's metadata directory in the store's directory (creating it if needed,
     /// and deleting temporaries a crash left). Blocking: call before the loops start.
     public init(
-        store: BlobStore, configuration: ServerConfiguration, metrics: ServerMetrics,
+        store: BlobStore, configuration: ServerConfiguration, metrics: ServerMetrics, mirror: Mirror? = nil,
         uploadIdleSeconds: UInt64 = 15 * 60, maxUploadSessions: Int = 1024
     ) throws(BlobStoreError) {
         self.store = store
         self.metrics = metrics
+        self.mirror = mirror?.isMirroring == true ? mirror : nil
         access = AccessPolicy(configuration)
         uploads = UploadSessions(store: store, idleTimeout: uploadIdleSeconds, maxSessions: maxUploadSessions)
         do { metadata = try RegistryMetadata(storePath: store.path) } catch { throw .system(error) }
@@ -56,11 +59,11 @@ public final class RegistryHandler: Sendable {
         do { query = try QueryParameters(parsing: Substring(head.query ?? "")) } catch {
             return (route.label, .respond(.oci(.unsupported, status: 400, detail: error.reason)))
         }
-        guard let namespace = query["ns"] else { return (route.label, act(on: route, request, query)) }
+        guard let namespace = query["ns"] else { return (route.label, act(on: route, request, query, namespace: nil)) }
         guard NamespaceParameter.isValid(namespace) else {
             return (route.label, .respond(.oci(.nameInvalid, detail: "ns must be a registry host name, optionally with :port")))
         }
-        return (route.label, act(on: route, request, query).addingHeaders([("OCI-Namespace", namespace)]))
+        return (route.label, act(on: route, request, query, namespace: namespace).addingHeaders([("OCI-Namespace", namespace)]))
     }
 
     /// Periodic upkeep, about once a second on one loop: frees upload sessions left idle past
@@ -74,13 +77,18 @@ public final class RegistryHandler: Sendable {
     /// Whether the data directory took writes at the last probe.
     var isWritable: Bool { writable.load(ordering: .relaxed) }
 
-    private func act(on route: Route, _ request: RequestContext, _ query: QueryParameters) -> HandlerAction {
+    private func act(on route: Route, _ request: RequestContext, _ query: QueryParameters, namespace: String?) -> HandlerAction {
         let method = request.head.method
         guard route.allowedMethods.contains(method) else {
             let allow = route.allowedMethods.compactMap(\.token).joined(separator: ", ")
             return .respond(.oci(.unsupported, detail: "allowed: \(allow)", headers: [("Allow", allow)]))
         }
-        if let refusal = access.refusal(for: request, needing: route.requirement(for: method)) { return .respond(refusal) }
+        let requirement = route.requirement(for: method)
+        if let refusal = access.refusal(for: request, needing: requirement) { return .respond(refusal) }
+        if let mirror, requirement == .push, !mirror.allowsPush {
+            return .respond(.oci(.unsupported, detail: "this server is a pull-through mirror: pushes are off (mirror_push turns them on)"))
+        }
+        if let mirror, let action = mirrored(route, request.head, namespace: namespace, mirror) { return action }
         switch route {
         case .base:
             return .respond(Response(

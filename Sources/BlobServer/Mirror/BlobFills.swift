@@ -1,0 +1,131 @@
+import BlobStore
+import Synchronization
+
+/// Single-flight blob fills: however many clients ask for a blob the store lacks, one upstream
+/// GET fetches it. The bytes go through a verifying `BlobWriter` into a temporary file, which
+/// every waiting client sends from as it grows (`GrowingBlob`); the digest is checked before
+/// the last byte of any response goes out. A mismatch commits nothing, cuts every client off
+/// and is counted; the next request starts a new fill. A client that goes away does not stop
+/// the fill.
+///
+/// Fills run on `pool`, whose thread count caps concurrent fills (each holds the thread's
+/// scratch buffer and one upstream connection: the fill share of the memory budget); fills
+/// beyond the cap wait in its queue. Thread-safe.
+final class BlobFills: Sendable {
+    private let store: BlobStore
+    private let pool: WorkerPool
+    private let counters: MirrorCounters
+    private let logger: Logger
+    private let inFlight = Mutex<[Digest: BlobFill]>([:])
+
+    init(store: BlobStore, pool: WorkerPool, counters: MirrorCounters, logger: Logger) {
+        self.store = store
+        self.pool = pool
+        self.counters = counters
+        self.logger = logger
+    }
+
+    /// Joins the fill of `digest` from `target`, starting one if none runs, and calls `listener`
+    /// with its first outcome (see `BlobFill.Outcome`). A blob the store has by now is
+    /// `.stored` without a fill: a fill leaves the table only after its commit, so a request
+    /// that missed the store and then finds no fill sees the committed blob.
+    func fetch(_ digest: Digest, from target: UpstreamTarget, _ listener: @escaping BlobFill.Listener) {
+        enum Decision { case joined(BlobFill), started(BlobFill), stored }
+        let decision: Decision = inFlight.withLock { fills in
+            if let fill = fills[digest] { return .joined(fill) }
+            if store.isIndexed(digest) { return .stored }
+            let fill = BlobFill(digest: digest)
+            fills[digest] = fill
+            return .started(fill)
+        }
+        switch decision {
+        case .stored:
+            listener(.stored)
+        case .joined(let fill):
+            counters.waiterJoined()
+            fill.join(listener)
+        case .started(let fill):
+            counters.fillStarted()
+            counters.waiterJoined()
+            fill.join(listener)
+            pool.submit { [self] context in run(fill, from: target, scratch: context.scratch) }
+        }
+    }
+
+    /// The growing blob of a fill in flight for `digest`, if it is streaming.
+    func growing(_ digest: Digest) -> GrowingBlob? {
+        inFlight.withLock { $0[digest] }?.growing
+    }
+
+    /// On a fill thread: GET, stream into the writer and the growing blob, commit, verify.
+    private func run(_ fill: BlobFill, from target: UpstreamTarget, scratch: UnsafeMutableRawBufferPointer) {
+        let digest = fill.digest
+        var growing: GrowingBlob? = nil
+        var succeeded = false
+        defer {
+            if !succeeded { growing?.fail() }
+            inFlight.withLock { fills in
+                if fills[digest] === fill { fills[digest] = nil }
+            }
+            counters.fillEnded(succeeded: succeeded, waiters: fill.joined)
+        }
+        let path = "/v2/\(target.repository)/blobs/\(digest)"
+        let response: any UpstreamResponse
+        do {
+            response = try target.upstream.send(UpstreamRequest(method: .get, path: path, repository: target.repository))
+        } catch {
+            logger.warn("blob fill failed", ["digest": .string(digest.description), "upstream": .string(target.namespace), "error": .string(error.description)])
+            return fill.publish(.failed(error.description))
+        }
+        guard response.status == 200 else {
+            response.abandon()
+            if response.status == 404 { return fill.publish(.absent) }
+            logger.warn("blob fill refused", ["digest": .string(digest.description), "upstream": .string(target.namespace), "status": .int(Int64(response.status))])
+            return fill.publish(.failed("the upstream answered \(response.status)"))
+        }
+        let size = response.contentLength
+        var responseEnded = false
+        do {
+            let writer = try store.makeWriter(expected: digest, expectedSize: size)
+            if let size {
+                let stream = try GrowingBlob(digest: digest, size: size, duplicating: writer.descriptor)
+                growing = stream
+                fill.publish(.streaming(stream))
+            }
+            while true {
+                let count = try readBody(response, into: scratch)
+                if count == 0 { break }
+                try writer.write(UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
+                growing?.advance(to: writer.bytesWritten)
+            }
+            response.finish()
+            responseEnded = true
+            try writer.commit()
+            succeeded = true
+            growing?.verify()
+            fill.publish(.stored)
+        } catch let error as FillError {
+            if !responseEnded { response.abandon() }
+            logger.warn("blob fill broke", ["digest": .string(digest.description), "upstream": .string(target.namespace), "error": .string(error.upstream.description)])
+            fill.publish(.failed(error.upstream.description))
+        } catch let error as BlobStoreError {
+            if !responseEnded { response.abandon() }
+            if case .digestMismatch = error { counters.digestMismatch() }
+            if case .sizeMismatch = error { counters.digestMismatch() }
+            logger.error("blob fill rejected", ["digest": .string(digest.description), "upstream": .string(target.namespace), "error": .string(error.description)])
+            fill.publish(.failed(error.description))
+        } catch {
+            if !responseEnded { response.abandon() }
+            fill.publish(.failed("\(error)"))
+        }
+    }
+
+    /// The upstream's failure, kept apart from the store's.
+    private struct FillError: Error {
+        let upstream: UpstreamError
+    }
+
+    private func readBody(_ response: any UpstreamResponse, into scratch: UnsafeMutableRawBufferPointer) throws(FillError) -> Int {
+        do { return try response.read(into: scratch) } catch { throw FillError(upstream: error) }
+    }
+}
