@@ -30,6 +30,7 @@ extension Mirror {
         case .digest(let digest):
             guard let record = try? metadata.manifestRecord(digest), store.contains(digest) else { return nil }
             counters.hit(.manifest)
+            guard accept.admits(record.mediaType) else { return .respond(Self.notAccepted(digest.description)) }
             return Self.serve(digest, mediaType: record.mediaType)
         case .tag(let tag):
             guard let record = try? metadata.tag(tag, namespace: target.namespace, repository: target.repository),
