@@ -9,7 +9,9 @@ let usage = """
                            [--upstream [REGISTRY=]URL]... [--peers DNSNAME[:PORT]]
                            [--dns-server HOST:PORT] [--log-level debug|info|warn|error]
                            [--auth-token TOKEN]... [--auth-basic USER:PASSWORD]...
-                           [--anonymous-push] [--pull-auth]
+                           [--anonymous-push] [--pull-auth] [--tag-ttl DURATION]
+                           [--tag-max-stale DURATION] [--mirror-push] [--upstream-ca-file PEM]
+                           [--upstream-tls-verify=false] [--upstream-auth REGISTRY=USER:file:PATH]...
            blobcache verify --data-dir DIR
            blobcache import --data-dir DIR LAYOUT
            blobcache --help | --version
@@ -21,6 +23,13 @@ let usage = """
              --anonymous-push; --pull-auth makes reads need one too. Each flag has a BLOBCACHE_… twin
              (BLOBCACHE_MAX_SIZE) and a key in the JSON file (max_size); flag > environment >
              file > the embedded defaults (config/blobcache.json). SIZE: 1048576, 512MiB, 80%.
+             With --upstream the server is a pull-through mirror: what it lacks it fetches
+             once, verified, from the upstream for the request's ?ns= registry (REGISTRY=URL;
+             *=https://{ns} for any; a bare URL for requests without ns). Tags are cached for
+             --tag-ttl (5m), then revalidated with a HEAD, and served up to --tag-max-stale
+             (24h) past it while the upstream is down. Upstream passwords come from a file
+             (USER:file:PATH) or a variable (USER:env:NAME), never the command line.
+             DURATION: 90, 90s, 5m, 12h, 7d.
     verify   re-hash every blob; move bad ones to quarantine/ (they become misses). Exits 1 if
              any blob was quarantined.
     import   seed the store from an OCI image layout directory; every blob is verified against
@@ -142,8 +151,22 @@ func serve(_ arguments: [String]) -> Never {
     let loops = HTTPServer.defaultLoopCount
     let metrics = ServerMetrics(loops: loops)
     let server: HTTPServer
+    var mirror: Mirror? = nil
+    if !configuration.upstreams.isEmpty {
+        do {
+            let factory = try UpstreamClientFactory(configuration: configuration, environment: environmentVariables(), logger: logger)
+            mirror = try Mirror(
+                store: store, configuration: configuration, logger: logger,
+                makeClient: { registry, url throws(UpstreamError) in try factory.makeClient(registry: registry, url: url) },
+                upstreamCounters: factory.counters)
+        } catch {
+            printError("blobcache: bad configuration: \(error)\n")
+            try? store.close()
+            exit(2)
+        }
+    }
     do {
-        let handler = try RegistryHandler(store: store, configuration: configuration, metrics: metrics)
+        let handler = try RegistryHandler(store: store, configuration: configuration, metrics: metrics, mirror: mirror)
         server = try HTTPServer(
             address: configuration.listen, store: store, handler: handler, metrics: metrics,
             limits: ServerLimits(budget: configuration.resolvedMemoryBudget, loops: loops), loops: loops, logger: logger)
@@ -161,6 +184,8 @@ func serve(_ arguments: [String]) -> Never {
     sigwait(&signals, &received)
     logger.info("stopping", ["signal": .int(Int64(received))])
     server.stop(drainSeconds: 10)
+    // Fills still running are abandoned with the process: their temporaries vanish (O_TMPFILE)
+    // or are cleaned at the next start, and nothing half-written is ever visible.
     do {
         try store.close()
     } catch {

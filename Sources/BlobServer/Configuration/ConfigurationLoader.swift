@@ -278,7 +278,7 @@ public struct ConfigurationLoader {
         }
     }
 
-    static func readWholeFile(_ path: String) throws(ConfigurationValueError) -> [UInt8] {
+    public static func readWholeFile(_ path: String) throws(ConfigurationValueError) -> [UInt8] {
         let file: FileDescriptor
         do { file = try FileDescriptor.open(path, flags: O_RDONLY) } catch { throw ConfigurationValueError("cannot read: \(error)") }
         let fd = file.rawValue

@@ -57,31 +57,43 @@ final class BlobFills: Sendable {
         inFlight.withLock { $0[digest] }?.growing
     }
 
-    /// On a fill thread: GET, stream into the writer and the growing blob, commit, verify.
+    /// On a fill thread: transfers the blob, then leaves the table before anyone hears the end,
+    /// so a client that is cut off (or told of a failure) and asks again starts a new fill.
     private func run(_ fill: BlobFill, from target: UpstreamTarget, scratch: UnsafeMutableRawBufferPointer) {
-        let digest = fill.digest
         var growing: GrowingBlob? = nil
-        var succeeded = false
-        defer {
-            if !succeeded { growing?.fail() }
-            inFlight.withLock { fills in
-                if fills[digest] === fill { fills[digest] = nil }
-            }
-            counters.fillEnded(succeeded: succeeded, waiters: fill.joined)
+        let outcome = transfer(fill, from: target, scratch: scratch, growing: &growing)
+        inFlight.withLock { fills in
+            if fills[fill.digest] === fill { fills[fill.digest] = nil }
+        }
+        let succeeded: Bool
+        if case .stored = outcome { succeeded = true } else { succeeded = false }
+        counters.fillEnded(succeeded: succeeded, waiters: fill.joined)
+        if succeeded { growing?.verify() } else { growing?.fail() }
+        fill.publish(outcome)
+    }
+
+    /// GETs the blob and streams it into a verifying writer, publishing `.streaming` as soon as
+    /// the length is known; returns the final outcome (`.stored` once committed).
+    private func transfer(
+        _ fill: BlobFill, from target: UpstreamTarget, scratch: UnsafeMutableRawBufferPointer, growing: inout GrowingBlob?
+    ) -> BlobFill.Outcome {
+        let digest = fill.digest
+        func log(_ level: LogLevel, _ message: String, _ why: String) {
+            logger.log(level, message, ["digest": .string(digest.description), "upstream": .string(target.namespace), "error": .string(why)])
         }
         let path = "/v2/\(target.repository)/blobs/\(digest)"
         let response: any UpstreamResponse
         do {
             response = try target.upstream.send(UpstreamRequest(method: .get, path: path, repository: target.repository))
         } catch {
-            logger.warn("blob fill failed", ["digest": .string(digest.description), "upstream": .string(target.namespace), "error": .string(error.description)])
-            return fill.publish(.failed(error.description))
+            log(.warn, "blob fill failed", error.description)
+            return .failed(error.description)
         }
         guard response.status == 200 else {
             response.abandon()
-            if response.status == 404 { return fill.publish(.absent) }
-            logger.warn("blob fill refused", ["digest": .string(digest.description), "upstream": .string(target.namespace), "status": .int(Int64(response.status))])
-            return fill.publish(.failed("the upstream answered \(response.status)"))
+            if response.status == 404 { return .absent }
+            log(.warn, "blob fill refused", "the upstream answered \(response.status)")
+            return .failed("the upstream answered \(response.status)")
         }
         let size = response.contentLength
         var responseEnded = false
@@ -101,22 +113,22 @@ final class BlobFills: Sendable {
             response.finish()
             responseEnded = true
             try writer.commit()
-            succeeded = true
-            growing?.verify()
-            fill.publish(.stored)
+            return .stored
         } catch let error as FillError {
             if !responseEnded { response.abandon() }
-            logger.warn("blob fill broke", ["digest": .string(digest.description), "upstream": .string(target.namespace), "error": .string(error.upstream.description)])
-            fill.publish(.failed(error.upstream.description))
+            log(.warn, "blob fill broke", error.upstream.description)
+            return .failed(error.upstream.description)
         } catch let error as BlobStoreError {
             if !responseEnded { response.abandon() }
-            if case .digestMismatch = error { counters.digestMismatch() }
-            if case .sizeMismatch = error { counters.digestMismatch() }
-            logger.error("blob fill rejected", ["digest": .string(digest.description), "upstream": .string(target.namespace), "error": .string(error.description)])
-            fill.publish(.failed(error.description))
+            switch error {
+            case .digestMismatch, .sizeMismatch: counters.digestMismatch()
+            default: break
+            }
+            log(.error, "blob fill rejected", error.description)
+            return .failed(error.description)
         } catch {
             if !responseEnded { response.abandon() }
-            fill.publish(.failed("\(error)"))
+            return .failed("\(error)")
         }
     }
 

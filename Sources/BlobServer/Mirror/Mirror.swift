@@ -15,6 +15,8 @@ public final class Mirror: Sendable {
     let fills: BlobFills
     let metadata: MirrorMetadata
     let counters = MirrorCounters()
+    /// What the upstream clients count (requests by status, bytes, token fetches), for `/metrics`.
+    let upstreamCounters: UpstreamCounters?
     let store: BlobStore
     let logger: Logger
     /// A mirrored tag is answered from the cache for this long before it is revalidated.
@@ -35,10 +37,11 @@ public final class Mirror: Sendable {
     static let maxConcurrentFills = 32
     static let lookupThreads = 4
 
-    /// Makes the clients for `configuration.upstreams` with `makeClient`, and the pools.
+    /// Makes the clients for `configuration.upstreams` with `makeClient` (an
+    /// `UpstreamClientFactory`'s, or a test's), and the pools.
     public init(
         store: BlobStore, configuration: ServerConfiguration, logger: Logger,
-        makeClient: @escaping @Sendable (_ url: String) throws(UpstreamError) -> any UpstreamFetching,
+        makeClient: @escaping UpstreamDirectory.ClientMaker, upstreamCounters: UpstreamCounters? = nil,
         clock: @escaping @Sendable () -> UInt64 = { UInt64(Glibc.time(nil)) }
     ) throws(MirrorSetupError) {
         do { directory = try UpstreamDirectory(mappings: configuration.upstreams, makeClient: makeClient) } catch {
@@ -49,6 +52,7 @@ public final class Mirror: Sendable {
         }
         self.store = store
         self.logger = logger
+        self.upstreamCounters = upstreamCounters
         tagTTL = configuration.tagTTLSeconds
         maxStale = configuration.tagMaxStaleSeconds
         allowsPush = configuration.mirrorPush

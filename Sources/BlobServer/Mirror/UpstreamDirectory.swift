@@ -12,7 +12,7 @@ import Synchronization
 /// With no upstream configured at all the server is a plain registry and every request is
 /// local. Clients are made once per upstream and reused (a template makes one per host, up to
 /// `maxTemplateClients`). Thread-safe.
-final class UpstreamDirectory: Sendable {
+public final class UpstreamDirectory: Sendable {
     /// Where a request goes.
     enum Choice {
         /// Serve from the local registry only.
@@ -23,7 +23,8 @@ final class UpstreamDirectory: Sendable {
         case unmapped(String)
     }
 
-    typealias ClientMaker = @Sendable (_ url: String) throws(UpstreamError) -> any UpstreamFetching
+    /// Makes the client for `url`, which serves `registry` (nil: requests without `ns`).
+    public typealias ClientMaker = @Sendable (_ registry: String?, _ url: String) throws(UpstreamError) -> any UpstreamFetching
 
     static let dockerHub = "docker.io"
     static let dockerHubRegistry = "https://registry-1.docker.io"
@@ -47,9 +48,10 @@ final class UpstreamDirectory: Sendable {
         var template: String? = nil
         for mapping in mappings {
             switch mapping.registry {
-            case nil: fallback = try makeClient(mapping.url)
+            case nil: fallback = try makeClient(nil, mapping.url)
             case "*": template = mapping.url
-            case let registry?: exact[registry.lowercased()] = try makeClient(Self.resolvedURL(mapping.url, namespace: registry))
+            case let registry?:
+                exact[registry.lowercased()] = try makeClient(registry.lowercased(), Self.resolvedURL(mapping.url, namespace: registry))
             }
         }
         self.exact = exact
@@ -74,7 +76,7 @@ final class UpstreamDirectory: Sendable {
         let client: (any UpstreamFetching)? = templated.withLock { clients in
             if let client = clients[namespace] { return client }
             let url = Self.resolvedURL(template.replacing("{ns}", with: namespace), namespace: namespace)
-            guard let client = try? makeClient(url) else { return nil }
+            guard let client = try? makeClient(namespace, url) else { return nil }
             if clients.count < Self.maxTemplateClients { clients[namespace] = client }
             return client
         }

@@ -8,7 +8,8 @@ enum MetricsPage {
 
     static func render(
         traffic: ServerMetrics.Counters, latency: LatencyHistogram.Snapshot, store: StoreStats,
-        uploadSessions: Int, memory: ProcessMemory, mirror: MirrorCounters.Snapshot? = nil
+        uploadSessions: Int, memory: ProcessMemory, mirror: MirrorCounters.Snapshot? = nil,
+        upstream: UpstreamCounters.Snapshot? = nil
     ) -> String {
         var page = PrometheusText()
         page.family("blobcache_http_requests_total", .counter, help: "HTTP requests answered, by route and status.")
@@ -36,6 +37,7 @@ enum MetricsPage {
         page.single("blobcache_upload_sessions", .gauge, help: "OCI upload sessions open.", UInt64(uploadSessions))
 
         if let mirror { renderMirror(mirror, into: &page) }
+        if let upstream { renderUpstream(upstream, into: &page) }
 
         if let resident = memory.residentBytes {
             page.single("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.", resident)
@@ -61,5 +63,18 @@ enum MetricsPage {
         page.single("blobcache_mirror_fills_failed_total", .counter, help: "Blob fills that ended without a blob.", mirror.fillsFailed)
         page.single("blobcache_mirror_digest_mismatches_total", .counter, help: "Upstream bodies whose digest or length did not match: nothing was stored.", mirror.digestMismatches)
         page.single("blobcache_mirror_stale_serves_total", .counter, help: "Tags answered past their TTL because the upstream could not be asked.", mirror.staleServes)
+    }
+
+    private static func renderUpstream(_ upstream: UpstreamCounters.Snapshot, into page: inout PrometheusText) {
+        page.family("blobcache_upstream_requests_total", .counter, help: "Requests to upstream registries, by the status that ended them.")
+        for (status, count) in upstream.requestsByStatus.sorted(by: { $0.key < $1.key }) {
+            page.sample("blobcache_upstream_requests_total", labels: ["status": String(status)], count)
+        }
+        page.single("blobcache_upstream_transport_failures_total", .counter, help: "Upstream connections or exchanges that failed below HTTP (connect, TLS, reset, timeout).", upstream.transportFailures)
+        page.single("blobcache_upstream_bytes_total", .counter, help: "Body bytes received from upstream registries.", upstream.bodyBytesReceived)
+        page.single("blobcache_upstream_token_fetches_total", .counter, help: "Bearer tokens fetched from upstream token endpoints.", upstream.tokenFetches)
+        page.single("blobcache_upstream_retries_total", .counter, help: "Upstream requests retried (5xx, 429, resets).", upstream.retries)
+        page.single("blobcache_upstream_resumes_total", .counter, help: "Upstream bodies resumed with Range after breaking.", upstream.resumes)
+        page.single("blobcache_upstream_redirects_total", .counter, help: "Upstream redirects followed.", upstream.redirects)
     }
 }

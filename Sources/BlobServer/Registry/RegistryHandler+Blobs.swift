@@ -26,15 +26,16 @@ extension RegistryHandler {
     /// on the loop; only a digest it lacks costs a look at the disk, on a worker (a blob a crash
     /// left unindexed is found and adopted there). What the store lacks gets `miss`: 404, or a
     /// fill from an upstream.
-    func serveBlob(_ digest: Digest, miss: HandlerAction? = nil, onHit: (@Sendable () -> Void)? = nil) -> HandlerAction {
+    func serveBlob(
+        _ digest: Digest, miss: (@Sendable () -> HandlerAction)? = nil, onHit: (@Sendable () -> Void)? = nil
+    ) -> HandlerAction {
         let hit = HandlerAction.respond(Response(status: 200, body: .blob(digest, contentType: Self.blobContentType, isManifest: false)))
         if store.isIndexed(digest) {
             onHit?()
             return hit
         }
-        let miss = miss ?? .respond(.oci(.blobUnknown, detail: digest.description))
         return .blocking { [store] in
-            guard store.contains(digest) else { return miss }
+            guard store.contains(digest) else { return miss?() ?? .respond(.oci(.blobUnknown, detail: digest.description)) }
             onHit?()
             return hit
         }

@@ -22,7 +22,8 @@ extension RegistryHandler {
         switch route {
         case .blob(_, let digest):
             let counters = mirror.counters
-            return serveBlob(digest, miss: mirror.missingBlob(digest, from: target, isHead: head.method == .head)) {
+            let isHead = head.method == .head
+            return serveBlob(digest, miss: { mirror.missingBlob(digest, from: target, isHead: isHead) }) {
                 counters.hit(.blob)
             }
         case .manifest(_, let reference):

@@ -6,7 +6,8 @@ extension RegistryHandler {
         .blocking { [self] in
             let text = MetricsPage.render(
                 traffic: metrics.totals, latency: metrics.latency, store: store.stats(),
-                uploadSessions: uploads.count, memory: .current(), mirror: mirror?.counters.snapshot)
+                uploadSessions: uploads.count, memory: .current(), mirror: mirror?.counters.snapshot,
+                upstream: mirror?.upstreamCounters?.snapshot)
             return .respond(Response(status: 200, body: .bytes(Array(text.utf8), contentType: MetricsPage.contentType)))
         }
     }

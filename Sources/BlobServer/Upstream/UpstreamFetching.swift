@@ -3,7 +3,7 @@
 public protocol UpstreamFetching: Sendable {
     /// Sends `request` to this upstream, with its registry authentication (bearer tokens from
     /// the `WWW-Authenticate` challenge, cached per realm/service/scope; or basic), redirects
-    /// (307/302/301/308, across hosts without `Authorization`) and retries (5xx, resets and 429
+    /// (301/302/303/307/308, across hosts without `Authorization`) and retries (5xx, resets and 429
     /// with a bounded `Retry-After`). Returns the final response's head, the body unread.
     func send(_ request: UpstreamRequest) throws(UpstreamError) -> UpstreamResponse
 }

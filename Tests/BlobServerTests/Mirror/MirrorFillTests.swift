@@ -47,7 +47,7 @@ import Testing
         }
         // The fill stops at 2 MiB until every client has joined it.
         #expect(Self.eventually { harness.mirror.counters.snapshot.fillWaiters == 33 })
-        #expect(upstream.gate.waiting == 1)
+        #expect(Self.eventually { upstream.gate.waiting == 1 })
         upstream.gate.open()
         for thread in threads { thread.join() }
         #expect(upstream.count(.get, pathSuffix: "/blobs/\(digest)") == 1)
@@ -66,6 +66,8 @@ import Testing
         // Now it is a hit: no new upstream request.
         #expect(try harness.request("GET", "/v2/lib/app/blobs/\(digest)").body == blob)
         #expect(upstream.requests.count == 1)
+        let after = harness.mirror.counters.snapshot
+        #expect(after.misses[.blob] == 33 && after.hits[.blob] == 1)
     }
 
     @Test("The first bytes go out before the upstream finishes, and the last byte waits for the digest")

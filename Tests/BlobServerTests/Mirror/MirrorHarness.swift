@@ -31,7 +31,7 @@ final class MirrorHarness {
         let clock = self.clock
         mirror = try Mirror(
             store: store, configuration: configuration, logger: Logger(level: .error),
-            makeClient: { _ in upstream }, clock: { clock.seconds.load(ordering: .relaxed) })
+            makeClient: { _, _ in upstream }, clock: { clock.seconds.load(ordering: .relaxed) })
         handler = try RegistryHandler(store: store, configuration: configuration, metrics: metrics, mirror: mirror)
         server = try HTTPServer(
             address: try SocketAddress(parsing: "127.0.0.1:0"), store: store, handler: handler, metrics: metrics,

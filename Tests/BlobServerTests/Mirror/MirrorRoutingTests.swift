@@ -11,7 +11,7 @@ import Testing
     }
 
     func directory(_ mappings: [String]) throws -> UpstreamDirectory {
-        try UpstreamDirectory(mappings: mappings.map { try UpstreamMapping(parsing: $0) }) { url in NamedUpstream(url) }
+        try UpstreamDirectory(mappings: mappings.map { try UpstreamMapping(parsing: $0) }) { _, url in NamedUpstream(url) }
     }
 
     func url(_ choice: UpstreamDirectory.Choice) -> String? {
