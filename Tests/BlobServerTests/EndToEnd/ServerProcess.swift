@@ -12,6 +12,8 @@ final class ServerProcess {
     let process: ChildProcess
     let port: UInt16
     let dataDirectory: String
+    /// Where its log (stderr) goes when the test asked for one; otherwise it shares the test's stderr.
+    let logFile: String?
     /// The line the server printed when it became ready.
     let readyLine: String
     private(set) var exitStatus: ExitStatus?
@@ -21,16 +23,24 @@ final class ServerProcess {
     var baseURL: String { "http://127.0.0.1:\(port)" }
     /// `127.0.0.1:PORT`, as registry clients name the registry.
     var authority: String { "127.0.0.1:\(port)" }
+    /// What it has logged so far, when it logs to `logFile`.
+    var log: String { logFile.flatMap(Files.text) ?? "" }
 
     /// Starts `blobcache serve` on `dataDirectory` and waits (up to 15 s) for its ready line.
-    init(dataDirectory: String, arguments: [String] = []) throws {
+    /// With `logFile`, its log lines are appended there, so a test can read them.
+    init(dataDirectory: String, arguments: [String] = [], logFile: String? = nil) throws {
         guard access(Self.executable, X_OK) == 0 else {
             throw EndToEndFailure("\(Self.executable) is missing: build the package's products (swift build --build-tests)")
         }
         self.dataDirectory = dataDirectory
-        process = try ChildProcess(Self.executable, [
-            "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warn",
-        ] + arguments)
+        self.logFile = logFile
+        let serve = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warn"] + arguments
+        if let logFile {
+            // `exec`: the shell becomes blobcache, so the pid and the signals are its own.
+            process = try ChildProcess("/bin/sh", ["-c", "log=$1; shift; exec \"$0\" \"$@\" 2>>\"$log\"", Self.executable, logFile] + serve)
+        } else {
+            process = try ChildProcess(Self.executable, serve)
+        }
         guard let line = process.readLine(timeoutMilliseconds: 15_000) else {
             let status = process.signalAndWait(SIGKILL)
             throw EndToEndFailure("blobcache serve printed no ready line within 15 s (\(ExitStatus(raw: status)))")
