@@ -68,7 +68,7 @@ final class BlobFills: Sendable {
         let succeeded: Bool
         if case .stored = outcome { succeeded = true } else { succeeded = false }
         counters.fillEnded(succeeded: succeeded, waiters: fill.joined)
-        if succeeded { growing?.verify() } else { growing?.fail() }
+        if !succeeded { growing?.fail() }
         fill.publish(outcome)
     }
 
@@ -112,7 +112,8 @@ final class BlobFills: Sendable {
             }
             response.finish()
             responseEnded = true
-            try writer.commit()
+            // The held-back bytes go out once the digest matches; the fsync follows.
+            try writer.commit { [growing] in growing?.verify() }
             return .stored
         } catch let error as FillError {
             if !responseEnded { response.abandon() }

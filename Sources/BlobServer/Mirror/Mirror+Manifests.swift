@@ -70,11 +70,15 @@ extension Mirror {
     private func revalidate(_ tag: Tag, _ target: UpstreamTarget, _ accept: AcceptedMediaTypes, isHead: Bool) -> HandlerAction {
         let cached = try? metadata.tag(tag, namespace: target.namespace, repository: target.repository)
         let now = clock()
+        if isDown(target.namespace), let served = stale(cached, tag, target, accept, now: now, because: "the upstream failed moments ago") {
+            return served
+        }
         let request = UpstreamRequest(
             method: .head, path: "/v2/\(target.repository)/manifests/\(tag)", repository: target.repository,
             headers: [("Accept", AcceptedMediaTypes.everyManifest.joined(separator: ", "))])
         let head: any UpstreamResponse
         do { head = try target.upstream.send(request) } catch {
+            markDown(target.namespace)
             return stale(cached, tag, target, accept, now: now, because: error.description) ?? .respond(Self.upstreamFailure(error, what: "resolving \(tag)"))
         }
         head.finish()
@@ -85,6 +89,7 @@ extension Mirror {
             counters.miss(.tag)
             return .respond(.oci(.manifestUnknown, detail: "the upstream has no \(target.repository):\(tag)"))
         case 429, 500...599:
+            markDown(target.namespace)
             return stale(cached, tag, target, accept, now: now, because: "the upstream answered \(head.status)")
                 ?? .respond(Self.upstreamFailure(.unavailable(status: head.status), what: "resolving \(tag)"))
         default:

@@ -1,5 +1,6 @@
 import BlobStore
 import Glibc
+import Synchronization
 
 /// The pull-through mirror: what the registry handler asks when a request is for an upstream
 /// (see `UpstreamDirectory`). Blobs come through single-flight fills (`BlobFills`); manifests by
@@ -29,6 +30,11 @@ public final class Mirror: Sendable {
     let clock: @Sendable () -> UInt64
     private let fillPool: WorkerPool
     let lookups: WorkerPool
+    /// Upstreams (by namespace) that just failed a tag revalidation, until when (clock seconds):
+    /// meanwhile stale tags are served without asking again, so an outage costs one round of
+    /// retries, not one per request.
+    private let downUntil = Mutex<[String: UInt64]>([:])
+    static let downSeconds: UInt64 = 10
 
     /// Bytes one fill holds: its thread's scratch buffer, and the upstream connection's buffers
     /// (64 KiB of receive buffer, and up to about 70 KiB of TLS state).
@@ -66,6 +72,23 @@ public final class Mirror: Sendable {
     /// Concurrent fills the fill share of `budget` pays for, at least 2.
     static func fillCap(budget: MemoryBudget) -> Int {
         min(maxConcurrentFills, max(2, Int(budget.fillBufferBytes / bytesPerFill)))
+    }
+
+    /// Remembers that `namespace`'s upstream could not answer just now.
+    func markDown(_ namespace: String) {
+        let until = clock() + Self.downSeconds
+        downUntil.withLock { $0[namespace] = until }
+    }
+
+    /// Whether `namespace`'s upstream failed within the last `downSeconds`.
+    func isDown(_ namespace: String) -> Bool {
+        let now = clock()
+        return downUntil.withLock { down in
+            guard let until = down[namespace] else { return false }
+            if now < until { return true }
+            down[namespace] = nil
+            return false
+        }
     }
 
     /// Whether upstreams are configured (otherwise the handler never asks the mirror).

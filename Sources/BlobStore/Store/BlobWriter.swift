@@ -112,8 +112,10 @@ public final class BlobWriter {
     ///
     /// `expecting` is for writers that learn the digest only at the end (chunked uploads): it
     /// replaces the digest given at creation, and must use the writer's algorithm.
+    /// `whenVerified` runs once the digest and size have matched, before the fsync: readers
+    /// that follow the file may trust its bytes from then on, though they are not durable yet.
     @discardableResult
-    public func commit(expecting late: Digest? = nil) throws(BlobStoreError) -> Digest {
+    public func commit(expecting late: Digest? = nil, whenVerified: (() -> Void)? = nil) throws(BlobStoreError) -> Digest {
         guard !finished else { throw .writerFinished }
         let digest = hasher.finish()
         let expected = late ?? self.expected
@@ -125,6 +127,7 @@ public final class BlobWriter {
             abandon()
             throw .digestMismatch(expected: expected, actual: digest)
         }
+        whenVerified?()
         try withSpaceRetry(needed: 0) { () throws(SystemError) in
             try file.sync(path: temporaryPath)
             try link(as: digest)

@@ -9,7 +9,9 @@ import TestSupport
 final class MirrorHarness {
     let directory = StoreTestDirectory("mirror")
     let store: BlobStore
-    let upstream: ScriptedUpstream
+    /// The in-process upstream, when the harness was given one.
+    let scripted: ScriptedUpstream?
+    var upstream: ScriptedUpstream { scripted! }
     let mirror: Mirror
     let handler: RegistryHandler
     let server: HTTPServer
@@ -18,11 +20,21 @@ final class MirrorHarness {
     let clock = TestClock()
     var port: UInt16 { server.address.port }
 
-    init(
+    convenience init(
         upstream: ScriptedUpstream, mappings: [String] = ["http://upstream.test", "docker.io=http://hub.test"],
         configure: (inout ServerConfiguration) -> Void = { _ in }
     ) throws {
-        self.upstream = upstream
+        try self.init(client: upstream, scripted: upstream, mappings: mappings, configure: configure)
+    }
+
+    /// A mirror of `client` (a real `UpstreamClient`, say) for every mapping.
+    init(
+        client: any UpstreamFetching, scripted: ScriptedUpstream? = nil,
+        mappings: [String] = ["http://upstream.test", "docker.io=http://hub.test"],
+        configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) throws {
+        self.scripted = scripted
+        let upstream = client
         store = try BlobStore(directory: directory.data, options: testOptions())
         var configuration = ServerConfiguration.defaults
         configuration.upstreams = try mappings.map { try UpstreamMapping(parsing: $0) }
@@ -40,7 +52,7 @@ final class MirrorHarness {
     }
 
     deinit {
-        upstream.gate.open()
+        scripted?.gate.open()
         server.stop(drainSeconds: 1)
         mirror.stop()
         try? store.close()

@@ -101,7 +101,8 @@ import Testing
     ])
     func staleTags(_ mode: TagUpstream.Mode) throws {
         let tags = TagUpstream()
-        let harness = try MirrorHarness(upstream: tags.makeUpstream()) {
+        let upstream = tags.makeUpstream()
+        let harness = try MirrorHarness(upstream: upstream) {
             $0.tagTTLSeconds = 10
             $0.tagMaxStaleSeconds = 100
         }
@@ -112,6 +113,11 @@ import Testing
         #expect(stale.status == 200)
         #expect(stale.body == fresh.body)
         #expect(harness.mirror.counters.snapshot.staleServes == 1)
+        // The outage is remembered for a few seconds: the next request does not ask again.
+        let asked = upstream.requests.count
+        #expect(try harness.request("GET", "/v2/lib/app/manifests/v1").body == fresh.body)
+        #expect(upstream.requests.count == asked)
+        #expect(harness.mirror.counters.snapshot.staleServes == 2)
         harness.advanceClock(by: 61)
         let tooOld = try harness.request("GET", "/v2/lib/app/manifests/v1")
         #expect(tooOld.status == (mode == .rateLimited ? 429 : 502))
