@@ -98,20 +98,6 @@ func verify(_ directory: String) -> Never {
     }
 }
 
-/// The process environment as a dictionary.
-func environmentVariables() -> [String: String] {
-    var result: [String: String] = [:]
-    var entry = environ
-    while let pointer = entry.pointee {
-        let text = String(cString: pointer)
-        if let equals = text.firstIndex(of: "=") {
-            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-        }
-        entry += 1
-    }
-    return result
-}
-
 func importLayout(_ layout: String, into directory: String) -> Never {
     let store = openStore(directory)
     let bar = isatty(2) == 1 ? ProgressBar(label: "import", countsBytes: false) : nil
@@ -134,7 +120,7 @@ func importLayout(_ layout: String, into directory: String) -> Never {
 func serve(_ arguments: [String]) -> Never {
     let configuration: ServerConfiguration
     do {
-        configuration = try ConfigurationLoader().load(arguments: arguments, environment: environmentVariables())
+        configuration = try ConfigurationLoader().load(arguments: arguments, environment: processEnvironment())
     } catch {
         printError("blobcache: bad configuration: \(error)\n")
         exit(2)
@@ -154,7 +140,7 @@ func serve(_ arguments: [String]) -> Never {
     var mirror: Mirror? = nil
     if !configuration.upstreams.isEmpty {
         do {
-            let factory = try UpstreamClientFactory(configuration: configuration, environment: environmentVariables(), logger: logger)
+            let factory = try UpstreamClientFactory(configuration: configuration, environment: processEnvironment(), logger: logger)
             mirror = try Mirror(
                 store: store, configuration: configuration, logger: logger,
                 makeClient: { registry, url throws(UpstreamError) in try factory.makeClient(registry: registry, url: url) },

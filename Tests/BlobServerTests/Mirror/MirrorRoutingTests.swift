@@ -1,3 +1,4 @@
+import BlobStore
 import Testing
 @testable import BlobServer
 
@@ -57,6 +58,13 @@ import Testing
             Issue.record("no upstream at all: everything is local")
             return
         }
+    }
+
+    @Test func concurrentFillsArePaidForByTheFillShareOfTheBudget() {
+        #expect(Mirror.fillCap(budget: MemoryBudget(total: 128 << 20)) == Mirror.maxConcurrentFills)
+        // 2 MiB of fill share at 200 KiB a fill.
+        #expect(Mirror.fillCap(budget: MemoryBudget(total: 16 << 20)) == 10)
+        #expect(Mirror.fillCap(budget: MemoryBudget(total: 1 << 20)) == 2)
     }
 
     @Test func acceptedMediaTypes() {

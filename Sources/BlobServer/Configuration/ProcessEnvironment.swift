@@ -1,8 +1,9 @@
 import Glibc
 
-/// The process environment as a dictionary, read once per call: the upstream client's proxy
-/// variables come from here unless a configuration supplies its own.
-func processEnvironment() -> [String: String] {
+/// The process environment as a dictionary, read once per call: the configuration's
+/// `BLOBCACHE_…` twins, and the upstream client's proxy variables unless a configuration
+/// supplies its own.
+public func processEnvironment() -> [String: String] {
     var variables: [String: String] = [:]
     var entry = environ
     while let pointer = entry.pointee {
