@@ -11,8 +11,8 @@ final class BlobFill: Sendable {
     enum Outcome: Sendable {
         /// Bytes are arriving: send them from here.
         case streaming(GrowingBlob)
-        /// The blob is in the store (an upstream that did not announce the length is read
-        /// whole before anyone is answered).
+        /// The blob is in the store (an upstream that did not announce the length, or
+        /// announced none, is read whole before anyone is answered).
         case stored
         /// The upstream does not have it.
         case absent

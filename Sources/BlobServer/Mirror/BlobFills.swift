@@ -99,7 +99,8 @@ final class BlobFills: Sendable {
         var responseEnded = false
         do {
             let writer = try store.makeWriter(expected: digest, expectedSize: size)
-            if let size {
+            // An empty body has no last byte to hold back: it is answered once it verified.
+            if let size, size > 0 {
                 let stream = try GrowingBlob(digest: digest, size: size, duplicating: writer.descriptor)
                 growing = stream
                 fill.publish(.streaming(stream))

@@ -132,16 +132,20 @@ import Testing
         let digest = StreamingHasher.digest(of: blob)
         let short = pseudoRandomBytes(count: 300_000, seed: 46)
         let shortDigest = StreamingHasher.digest(of: short)
+        let emptyLie = StreamingHasher.digest(of: [0x42])
         let upstream = ScriptedUpstream { request in
             if request.path.hasSuffix("\(digest)") { return .success(.init(status: 200, body: blob, breakAfter: 200_000)) }
+            // Nothing at all for a digest of one byte: no clean empty 200 may come of it.
+            if request.path.hasSuffix("\(emptyLie)") { return .success(.init(status: 200, body: [])) }
             // Announces more than it sends.
             return .success(.init(status: 200, body: short, announcedLength: .some(UInt64(short.count + 10))))
         }
         let harness = try MirrorHarness(upstream: upstream)
         #expect(throws: (any Error).self) { try harness.request("GET", "/v2/lib/app/blobs/\(digest)") }
         #expect(throws: (any Error).self) { try harness.request("GET", "/v2/lib/app/blobs/\(shortDigest)") }
-        #expect(!harness.store.contains(digest) && !harness.store.contains(shortDigest))
-        #expect(Self.eventually { harness.mirror.counters.snapshot.fillsFailed == 2 })
+        #expect(try harness.request("GET", "/v2/lib/app/blobs/\(emptyLie)").status == 502)
+        #expect(!harness.store.contains(digest) && !harness.store.contains(shortDigest) && !harness.store.contains(emptyLie))
+        #expect(Self.eventually { harness.mirror.counters.snapshot.fillsFailed == 3 })
     }
 
     @Test("An upstream that gives no length is read whole, then served from the store")
