@@ -39,6 +39,11 @@ extension EndToEnd {
             #expect(range.bodyDigest == Digest.of(Array(bytes[rangeStart...])), "the range client got other bytes")
 
             // All 33 found the store without the layer (they were cold), and one fill served them.
+            // The last bytes go out when the digest matched; the fill's commit follows them.
+            let deadline = monotonicSeconds() + 10
+            while try server.metric("blobcache_mirror_fills_completed_total") != 1, monotonicSeconds() < deadline {
+                pause(seconds: 0.05)
+            }
             #expect(try server.metric("blobcache_mirror_misses_total", labels: #"kind="blob""#) == 33)
             #expect(try server.metric("blobcache_mirror_fills_completed_total") == 1)
             #expect(try server.metric("blobcache_mirror_digest_mismatches_total") == 0)
