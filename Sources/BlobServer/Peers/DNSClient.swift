@@ -7,8 +7,8 @@ import Glibc
 /// Thread-safe: it holds only settings. Each lookup blocks its calling thread (never a
 /// cooperative-pool thread) for up to `timeoutMilliseconds × attempts`, and opens, owns and
 /// closes its own socket, so every query leaves from a fresh random source port.
-/// Answers over 512 bytes come back truncated and are reported as `DNSError.truncated`:
-/// there is no TCP fallback.
+/// Queries offer EDNS0's 4096-byte payload; an answer larger still comes back truncated and is
+/// reported as `DNSError.truncated`: there is no TCP fallback.
 struct DNSClient: Sendable {
     let nameserver: SocketAddress
     /// How long each attempt waits for its answer.

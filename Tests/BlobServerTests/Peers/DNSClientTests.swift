@@ -40,6 +40,16 @@ private struct SilentNameserver: ~Copyable {
         #expect(records.allSatisfy { $0.ttlSeconds == 30 })
     }
 
+    @Test func sixtyPeersFitOneAnswerThanksToEDNS0() throws {
+        // 60 A records take about 1 KB: past the classic 512-byte UDP answer, within the
+        // 1232 bytes dnsmasq answers with over EDNS0 (the 2020 DNS flag day's size).
+        let addresses = (0..<60).map { "127.0.\($0 / 250 + 1).\($0 % 250 + 1)" }
+        let server = try DNSTestServer(hosts: addresses.map { "\($0) peers.test\n" }.joined())
+        let found = hosts(of: try DNSClient(nameserver: server.address).lookup(try DNSName(parsing: "peers.test"), type: .a))
+        #expect(found.count == 60)
+        #expect(addresses.map(host).allSatisfy(found.contains))
+    }
+
     @Test func followsACNAMEFromDnsmasq() throws {
         let server = try DNSTestServer(hosts: "127.0.0.2 peers.test\n", extraArguments: ["--cname=alias.test,peers.test"])
         let result = try DNSClient(nameserver: server.address).lookup(try DNSName(parsing: "alias.test"), type: .a)
