@@ -7,8 +7,8 @@ import Glibc
 /// Thread-safe: it holds only settings. Each lookup blocks its calling thread (never a
 /// cooperative-pool thread) for up to `timeoutMilliseconds × attempts`, and opens, owns and
 /// closes its own socket, so every query leaves from a fresh random source port.
-/// Queries offer EDNS0's 4096-byte payload; an answer larger still comes back truncated and is
-/// reported as `DNSError.truncated`: there is no TCP fallback.
+/// Queries offer EDNS0's 4096-byte payload; an answer larger still comes back truncated (TC)
+/// and is asked again over TCP (`lookupOverTCP`).
 struct DNSClient: Sendable {
     let nameserver: SocketAddress
     /// How long each attempt waits for its answer.
@@ -39,6 +39,8 @@ struct DNSClient: Sendable {
             } catch .system(let error) where error.errno == ECONNREFUSED {
                 // ICMP port unreachable from an earlier datagram: nobody listens; try again.
                 lastError = .system(error)
+            } catch .truncated {
+                return try lookupOverTCP(query, interruptDescriptor: interruptDescriptor)
             }
         }
         throw lastError
@@ -108,7 +110,7 @@ struct DNSClient: Sendable {
         }
     }
 
-    private static func monotonicMilliseconds() -> Int64 {
+    static func monotonicMilliseconds() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000

@@ -34,7 +34,7 @@ enum DNSError: Error, Equatable, CustomStringConvertible {
         case .system(let error): "DNS socket error: \(error)"
         case .timedOut(let nameserver, let attempts): "no DNS answer from \(nameserver) after \(attempts) attempts"
         case .cancelled: "DNS lookup cancelled"
-        case .truncated: "DNS answer truncated (TC flag); answers over UDP size are not supported (no TCP fallback)"
+        case .truncated: "DNS answer truncated (TC flag), over TCP too"
         case .malformed(let reason): "malformed DNS answer: \(reason)"
         case .mismatchedID(let expected, let received): "DNS answer ID \(received) does not match query ID \(expected)"
         case .notAResponse: "DNS message is not a response to a standard query"

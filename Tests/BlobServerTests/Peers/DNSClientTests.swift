@@ -50,6 +50,15 @@ private struct SilentNameserver: ~Copyable {
         #expect(addresses.map(host).allSatisfy(found.contains))
     }
 
+    @Test func fiveHundredPeersComeOverTCPWhenTheUDPAnswerIsTruncated() throws {
+        // 500 A records take about 8 KB: no UDP answer holds them, so dnsmasq sets TC.
+        let addresses = (0..<500).map { "127.0.\($0 / 250 + 1).\($0 % 250 + 1)" }
+        let server = try DNSTestServer(hosts: addresses.map { "\($0) peers.test\n" }.joined())
+        let found = hosts(of: try DNSClient(nameserver: server.address).lookup(try DNSName(parsing: "peers.test"), type: .a))
+        #expect(found.count == 500)
+        #expect(addresses.map(host).allSatisfy(found.contains))
+    }
+
     @Test func followsACNAMEFromDnsmasq() throws {
         let server = try DNSTestServer(hosts: "127.0.0.2 peers.test\n", extraArguments: ["--cname=alias.test,peers.test"])
         let result = try DNSClient(nameserver: server.address).lookup(try DNSName(parsing: "alias.test"), type: .a)
