@@ -11,7 +11,7 @@ enum DNSError: Error, Equatable, CustomStringConvertible {
     case timedOut(nameserver: SocketAddress, attempts: Int)
     /// The lookup was abandoned because its owner is stopping.
     case cancelled
-    /// The answer had the TC flag: it did not fit in a UDP datagram. We do not retry over TCP.
+    /// The answer had the TC flag even over TCP (over UDP, TC sends the query to TCP instead).
     case truncated
     /// The answer is not a well-formed DNS message; the reason says where it broke.
     case malformed(String)
