@@ -92,8 +92,6 @@ public final class GrowingBlob: Sendable {
         wake(waiters)
     }
 
-    var outcome: Outcome { state.withLock { $0.outcome } }
-
     /// For a connection at `offset` of a range that ends before `end`: how far it may send now.
     /// Until the blob verifies, the range's last byte is held back. When nothing is sendable
     /// the connection (`token` on `loop`) is registered, in the same critical section, to be

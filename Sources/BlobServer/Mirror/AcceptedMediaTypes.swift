@@ -14,6 +14,9 @@ struct AcceptedMediaTypes: Sendable, Equatable {
         "application/vnd.docker.distribution.manifest.v2+json",
     ]
 
+    /// `everyManifest` as one `Accept` field value.
+    static let everyManifestField = everyManifest.joined(separator: ", ")
+
     init(field: String?) {
         guard let field else {
             ranges = nil
@@ -45,7 +48,7 @@ struct AcceptedMediaTypes: Sendable, Equatable {
 
     /// The field to forward upstream: the client's own, or every manifest kind.
     var forwarded: String {
-        guard let ranges, !ranges.isEmpty else { return Self.everyManifest.joined(separator: ", ") }
+        guard let ranges, !ranges.isEmpty else { return Self.everyManifestField }
         return ranges.joined(separator: ", ")
     }
 }

@@ -16,25 +16,33 @@ extension Mirror {
         let accept = AcceptedMediaTypes(field: head.headers.value("accept"))
         let isHead = head.method == .head
         return .blocking { [self] in
-            if let cached = cachedAnswer(reference, target, accept) { return cached }
+            // A tag's record is read once here; the revalidation upstream goes on from it.
+            let tagRecord: MirrorTagRecord?
+            if case .tag(let tag) = reference {
+                tagRecord = try? metadata.tag(tag, namespace: target.namespace, repository: target.repository)
+            } else {
+                tagRecord = nil
+            }
+            if let cached = cachedAnswer(reference, tagRecord: tagRecord, accept) { return cached }
             return .awaiting { [self] completion in
-                lookups.submit { [self] _ in completion(upstreamAnswer(reference, target, accept, isHead: isHead)) }
+                lookups.submit { [self] _ in
+                    completion(upstreamAnswer(reference, tagRecord: tagRecord, target, accept, isHead: isHead))
+                }
             }
         }
     }
 
     // MARK: From the cache
 
-    private func cachedAnswer(_ reference: Route.ManifestReference, _ target: UpstreamTarget, _ accept: AcceptedMediaTypes) -> HandlerAction? {
+    private func cachedAnswer(_ reference: Route.ManifestReference, tagRecord: MirrorTagRecord?, _ accept: AcceptedMediaTypes) -> HandlerAction? {
         switch reference {
         case .digest(let digest):
             guard let record = try? metadata.manifestRecord(digest), store.contains(digest) else { return nil }
             counters.hit(.manifest)
             guard accept.admits(record.mediaType) else { return .respond(Self.notAccepted(digest.description)) }
             return Self.serve(digest, mediaType: record.mediaType)
-        case .tag(let tag):
-            guard let record = try? metadata.tag(tag, namespace: target.namespace, repository: target.repository),
-                  clock() < record.checked + tagTTL, accept.admits(record.mediaType), store.contains(record.digest)
+        case .tag:
+            guard let record = tagRecord, clock() < record.checked + tagTTL, accept.admits(record.mediaType), store.contains(record.digest)
             else { return nil }
             counters.hit(.tag)
             return Self.serve(record.digest, mediaType: record.mediaType)
@@ -48,7 +56,8 @@ extension Mirror {
     // MARK: From the upstream
 
     private func upstreamAnswer(
-        _ reference: Route.ManifestReference, _ target: UpstreamTarget, _ accept: AcceptedMediaTypes, isHead: Bool
+        _ reference: Route.ManifestReference, tagRecord: MirrorTagRecord?, _ target: UpstreamTarget, _ accept: AcceptedMediaTypes,
+        isHead: Bool
     ) -> HandlerAction {
         switch reference {
         case .digest(let digest):
@@ -62,20 +71,22 @@ extension Mirror {
                 return .respond(error.response(for: digest.description))
             }
         case .tag(let tag):
-            return revalidate(tag, target, accept, isHead: isHead)
+            return revalidate(tag, cached: tagRecord, target, accept, isHead: isHead)
         }
     }
 
-    /// The tag is past its TTL or unknown: HEAD it upstream, then GET only if it moved.
-    private func revalidate(_ tag: Tag, _ target: UpstreamTarget, _ accept: AcceptedMediaTypes, isHead: Bool) -> HandlerAction {
-        let cached = try? metadata.tag(tag, namespace: target.namespace, repository: target.repository)
+    /// The tag is past its TTL or unknown (`cached` is its record, if any): HEAD it upstream,
+    /// then GET only if it moved.
+    private func revalidate(
+        _ tag: Tag, cached: MirrorTagRecord?, _ target: UpstreamTarget, _ accept: AcceptedMediaTypes, isHead: Bool
+    ) -> HandlerAction {
         let now = clock()
         if isDown(target.namespace), let served = stale(cached, tag, target, accept, now: now, because: "the upstream failed moments ago") {
             return served
         }
         let request = UpstreamRequest(
             method: .head, path: "/v2/\(target.repository)/manifests/\(tag)", repository: target.repository,
-            headers: [("Accept", AcceptedMediaTypes.everyManifest.joined(separator: ", "))])
+            headers: [("Accept", AcceptedMediaTypes.everyManifestField)])
         let head: any UpstreamResponse
         do { head = try target.upstream.send(request) } catch {
             markDown(target.namespace)
@@ -119,7 +130,7 @@ extension Mirror {
         do throws(ManifestFetchFailure) {
             let fetched = try fetch(
                 announced?.description ?? tag.value, expected: announced, target,
-                acceptField: AcceptedMediaTypes.everyManifest.joined(separator: ", "))
+                acceptField: AcceptedMediaTypes.everyManifestField)
             let record = MirrorTagRecord(digest: fetched.digest, mediaType: fetched.mediaType, size: fetched.size, checked: now)
             try? metadata.setTag(tag, record, namespace: target.namespace, repository: target.repository)
             return answer(fetched.digest, mediaType: fetched.mediaType, tag, target, accept)

@@ -89,7 +89,7 @@ final class PeerMembership: Sendable {
     private func refresh(name: DNSName, port: UInt16) {
         let resolved: [SocketAddress]?
         do {
-            resolved = try lookUp(name).map { SocketAddress(peerHost: $0.host, port: port) }
+            resolved = try lookUp(name).map { SocketAddress(host: $0.host, port: port) }
         } catch {
             if error == .cancelled { return }
             resolved = nil

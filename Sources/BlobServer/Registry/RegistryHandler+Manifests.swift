@@ -21,25 +21,37 @@ extension RegistryHandler {
 
     /// Reading the tag and the record is disk work, so the lookup runs on a worker.
     private func getManifest(_ reference: Route.ManifestReference, in repository: RepositoryName) -> HandlerAction {
-        .blocking { [store, metadata] in
+        .blocking { [self] in
             do throws(SystemError) {
-                let digest: Digest
-                switch reference {
-                case .digest(let named): digest = named
-                case .tag(let tag):
-                    guard let tagged = try metadata.digest(tagged: tag, in: repository) else {
-                        return .respond(.oci(.manifestUnknown, detail: "no tag \(tag) in \(repository)"))
-                    }
-                    digest = tagged
+                switch try storedManifest(reference, in: repository) {
+                case .found(let answer): return answer
+                case .noTag(let tag): return .respond(.oci(.manifestUnknown, detail: "no tag \(tag) in \(repository)"))
+                case .noManifest(let digest): return .respond(.oci(.manifestUnknown, detail: "\(digest) is not in \(repository)"))
                 }
-                guard let record = try metadata.manifest(digest, in: repository), store.contains(digest) else {
-                    return .respond(.oci(.manifestUnknown, detail: "\(digest) is not in \(repository)"))
-                }
-                return .respond(Response(status: 200, body: .blob(digest, contentType: record.mediaType, isManifest: true)))
             } catch {
                 return .respond(.serverFailure(detail: error.description))
             }
         }
+    }
+
+    enum StoredManifest {
+        /// The manifest's answer: its blob, with its media type.
+        case found(HandlerAction)
+        case noTag(Tag)
+        case noManifest(Digest)
+    }
+
+    /// What the local registry holds for `reference` in `repository`. Blocking (metadata reads).
+    func storedManifest(_ reference: Route.ManifestReference, in repository: RepositoryName) throws(SystemError) -> StoredManifest {
+        let digest: Digest
+        switch reference {
+        case .digest(let named): digest = named
+        case .tag(let tag):
+            guard let tagged = try metadata.digest(tagged: tag, in: repository) else { return .noTag(tag) }
+            digest = tagged
+        }
+        guard let record = try metadata.manifest(digest, in: repository), store.contains(digest) else { return .noManifest(digest) }
+        return .found(.respond(Response(status: 200, body: .blob(digest, contentType: record.mediaType, isManifest: true))))
     }
 
     private func putManifest(_ reference: Route.ManifestReference, in repository: RepositoryName, _ head: HTTPRequestHead) -> HandlerAction {

@@ -30,16 +30,9 @@ extension RegistryHandler {
             let fromMirror = mirror.manifest(reference, from: target, head: head)
             guard mirror.allowsPush else { return fromMirror }
             // Pushes are on: what was pushed here wins over the upstream.
-            return .blocking { [metadata, store] in
-                let digest: Digest?
-                switch reference {
-                case .digest(let named): digest = named
-                case .tag(let tag): digest = try? metadata.digest(tagged: tag, in: repository)
-                }
-                guard let digest, let record = try? metadata.manifest(digest, in: repository), store.contains(digest) else {
-                    return fromMirror
-                }
-                return .respond(Response(status: 200, body: .blob(digest, contentType: record.mediaType, isManifest: true)))
+            return .blocking { [self] in
+                guard case .found(let answer)? = try? storedManifest(reference, in: repository) else { return fromMirror }
+                return answer
             }
         default:
             return nil

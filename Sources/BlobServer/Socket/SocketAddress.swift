@@ -70,7 +70,8 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     /// The same host with another port (after binding port 0).
     func with(port: UInt16) -> SocketAddress { SocketAddress(host: host, port: port) }
 
-    private init(host: Host, port: UInt16) {
+    /// `host` on `port` (a peer's address from a DNS record and the peers setting's port).
+    init(host: Host, port: UInt16) {
         self.host = host
         self.port = port
     }

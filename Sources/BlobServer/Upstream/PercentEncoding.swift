@@ -3,15 +3,7 @@ enum PercentEncoding {
     /// `value` with every byte outside the unreserved set (`A-Z a-z 0-9 - . _ ~`) encoded: a
     /// query parameter value that survives any server's parser (a token `scope` has `:` and `/`).
     static func encodeQueryValue(_ value: String) -> String {
-        var encoded = ""
-        for byte in value.utf8 {
-            if isUnreserved(byte) {
-                encoded.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                appendEscape(byte, to: &encoded)
-            }
-        }
-        return encoded
+        encode(value, keeping: isUnreserved)
     }
 
     /// `text` with only the bytes that cannot appear in a request line (controls, space, DEL,
@@ -19,9 +11,14 @@ enum PercentEncoding {
     /// included, stays byte for byte (signed URLs are checked byte for byte).
     static func encodeForTarget(_ text: some StringProtocol) -> String {
         guard text.utf8.contains(where: { !isTargetByte($0) }) else { return String(text) }
+        return encode(text, keeping: isTargetByte)
+    }
+
+    /// `text` with the bytes `keeping` refuses written as `%XX`.
+    private static func encode(_ text: some StringProtocol, keeping: (UInt8) -> Bool) -> String {
         var encoded = ""
         for byte in text.utf8 {
-            if isTargetByte(byte) {
+            if keeping(byte) {
                 encoded.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
                 appendEscape(byte, to: &encoded)
