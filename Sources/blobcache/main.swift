@@ -6,8 +6,9 @@ import Glibc
 let usage = """
     usage: blobcache serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--max-size SIZE]
                            [--min-free SIZE] [--min-reclaim SIZE] [--memory-budget SIZE|auto]
-                           [--upstream [REGISTRY=]URL]... [--peers DNSNAME[:PORT]]
-                           [--dns-server HOST:PORT] [--log-level debug|info|warn|error]
+                           [--upstream [REGISTRY=]URL]... [--peers DNSNAME[:PORT]|IP:PORT,...]
+                           [--dns-server HOST:PORT] [--peer-refresh DURATION] [--peer-fanout N]
+                           [--peer-secret-file PATH] [--log-level debug|info|warn|error]
                            [--auth-token TOKEN]... [--auth-basic USER:PASSWORD]...
                            [--anonymous-push] [--pull-auth] [--tag-ttl DURATION]
                            [--tag-max-stale DURATION] [--mirror-push] [--upstream-ca-file PEM]
@@ -29,6 +30,11 @@ let usage = """
              --tag-ttl (5m), then revalidated with a HEAD, and served up to --tag-max-stale
              (24h) past it while the upstream is down. Upstream passwords come from a file
              (USER:file:PATH) or a variable (USER:env:NAME), never the command line.
+             With --peers the nodes of a cluster (a headless Service's A/AAAA records, looked up
+             every --peer-refresh (10s), or a fixed list) share their fills: a miss asks the
+             blob's owner (rendezvous hashing) first, so the cluster fetches each blob upstream
+             once; an owner sends one blob to at most --peer-fanout (8) peers at once and
+             redirects the rest to peers it served. Peer bytes are verified like upstream bytes.
              DURATION: 90, 90s, 5m, 12h, 7d.
     verify   re-hash every blob; move bad ones to quarantine/ (they become misses). Exits 1 if
              any blob was quarantined.
@@ -138,15 +144,18 @@ func serve(_ arguments: [String]) -> Never {
     let metrics = ServerMetrics(loops: loops)
     let server: HTTPServer
     var mirror: Mirror? = nil
-    if !configuration.upstreams.isEmpty {
+    var peers: PeerRouter? = nil
+    if configuration.peers != nil || !configuration.upstreams.isEmpty {
         do {
+            peers = try PeerRouter.make(configuration: configuration, environment: processEnvironment(), logger: logger)
             let factory = try UpstreamClientFactory(configuration: configuration, environment: processEnvironment(), logger: logger)
             mirror = try Mirror(
                 store: store, configuration: configuration, logger: logger,
                 makeClient: { registry, url throws(UpstreamError) in try factory.makeClient(registry: registry, url: url) },
-                upstreamCounters: factory.counters)
+                upstreamCounters: factory.counters, peers: peers)
         } catch {
             printError("blobcache: bad configuration: \(error)\n")
+            peers?.stop()
             try? store.close()
             exit(2)
         }
@@ -170,6 +179,7 @@ func serve(_ arguments: [String]) -> Never {
     sigwait(&signals, &received)
     logger.info("stopping", ["signal": .int(Int64(received))])
     server.stop(drainSeconds: 10)
+    peers?.stop()
     // Fills still running are abandoned with the process: their temporaries vanish (O_TMPFILE)
     // or are cleaned at the next start, and nothing half-written is ever visible.
     do {

@@ -98,6 +98,21 @@ public struct ConfigurationLoader {
         Setting.single("dns_server") { configuration, text throws(ConfigurationValueError) in
             configuration.dnsServer = try address(text)
         },
+        Setting.single("peer_refresh") { configuration, text throws(ConfigurationValueError) in
+            let seconds = try DurationText.seconds(parsing: text)
+            guard (1...3600).contains(seconds) else { throw ConfigurationValueError("must be between 1s and 1h") }
+            configuration.peerRefreshSeconds = seconds
+        },
+        Setting.single("peer_fanout") { configuration, text throws(ConfigurationValueError) in
+            guard let fanout = Int(text), !text.hasPrefix("+"), (1...1024).contains(fanout) else {
+                throw ConfigurationValueError("must be a whole number from 1 to 1024")
+            }
+            configuration.peerFanout = fanout
+        },
+        Setting.single("peer_secret_file") { configuration, text throws(ConfigurationValueError) in
+            guard !text.isEmpty, !text.contains("\0") else { throw ConfigurationValueError("needs a file path") }
+            configuration.peerSecretFile = text
+        },
         Setting.single("log_level") { configuration, text throws(ConfigurationValueError) in
             guard let level = LogLevel(rawValue: text) else {
                 throw ConfigurationValueError("must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -255,7 +270,7 @@ public struct ConfigurationLoader {
             switch value {
             case .string(let text): texts = [text]
             case .number(let text) where setting.key.hasSuffix("size") || setting.key.hasPrefix("min") || setting.key == "memory_budget"
-                || setting.key.hasPrefix("tag_"):
+                || setting.key.hasPrefix("tag_") || setting.key == "peer_fanout" || setting.key == "peer_refresh":
                 texts = [text]
             case .bool(let flag) where setting.isBoolean:
                 texts = [flag ? "true" : "false"]

@@ -13,6 +13,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// A DNS name (optionally `:PORT`) whose records are the peers; nil: no peers.
     public var peers: String?
     public var dnsServer: SocketAddress?
+    /// Seconds between lookups of the peers' DNS name (each one ±20%).
+    public var peerRefreshSeconds: UInt64
+    /// Concurrent peer transfers of one blob a node sends itself; beyond it redirects.
+    public var peerFanout: Int
+    /// A file holding a secret every peer request must carry (nil: membership alone).
+    public var peerSecretFile: String?
     public var logLevel: LogLevel
     /// Bearer tokens that authorize writes (and pulls, with `pullAuth`).
     public var authTokens: [String]
@@ -41,7 +47,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         listen: try! SocketAddress(parsing: "127.0.0.1:5000"),
         dataDirectory: "./blobcache-data",
         maxSize: .percent(80), minFree: .percent(5), minReclaim: .bytes(1 << 30),
-        memoryBudget: nil, upstreams: [], peers: nil, dnsServer: nil, logLevel: .info,
+        memoryBudget: nil, upstreams: [], peers: nil, dnsServer: nil, peerRefreshSeconds: 10, peerFanout: 8,
+        peerSecretFile: nil, logLevel: .info,
         authTokens: [], authBasic: [], anonymousPush: false, pullAuth: false,
         tagTTLSeconds: 300, tagMaxStaleSeconds: 86400, mirrorPush: false,
         upstreamCAFile: nil, upstreamTLSVerify: true, upstreamAuth: [])

@@ -67,6 +67,8 @@ final class Connection {
     var ownedFile: Int32 = -1
     /// The growing blob the response sends, whose descriptor `outgoing` borrows meanwhile.
     var growing: GrowingBlob?
+    /// The response's `whenEnded`, called once when it is sent or the connection closes.
+    var responseEnded: (@Sendable () -> Void)?
     /// Bytes of `ownedFile` from here on were found cached; sendfile of them will not block.
     var cachedUntil: UInt64 = 0
     var request: InFlight?
@@ -92,6 +94,13 @@ final class Connection {
     }
 
     var buffered: Int { end - start }
+
+    /// Calls the current response's `whenEnded`, once.
+    func endResponse() {
+        guard let ended = responseEnded else { return }
+        responseEnded = nil
+        ended()
+    }
 
     /// No request is being answered: waiting for one, or for the rest of its head. A draining
     /// server closes such connections at once (a stalled partial head must not hold it up).

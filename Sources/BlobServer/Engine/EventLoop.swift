@@ -419,7 +419,8 @@ final class EventLoop: @unchecked Sendable {
         case .chunked: connection.unreadBodyBytes = .max
         }
         connection.warmedOnce = false
-        let context = RequestContext(head: head, listenerIsLoopback: services.listenerIsLoopback, now: now / 1_000_000_000)
+        let context = RequestContext(
+            head: head, listenerIsLoopback: services.listenerIsLoopback, now: now / 1_000_000_000, socket: connection.socket)
         let (route, action) = services.handler.handle(context)
         connection.request?.route = route
         act(connection, head, action)
@@ -644,6 +645,8 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func respond(_ connection: Connection, _ response: Response, head: HTTPRequestHead) {
+        // A blob answer that turns into a 404 keeps the hook it started with.
+        if let whenEnded = response.whenEnded { connection.responseEnded = whenEnded }
         if case .blob(let digest, let contentType, let isManifest) = response.body {
             let pending = PendingBlob(digest: digest, contentType: contentType, isManifest: isManifest, headers: response.headers)
             guard let size = services.store.touchIndexed(digest) else {
@@ -932,6 +935,7 @@ final class EventLoop: @unchecked Sendable {
         }
         connection.request = nil
         connection.growing = nil
+        connection.endResponse()
         if connection.ownedFile >= 0 {
             Glibc.close(connection.ownedFile)
             connection.ownedFile = -1
@@ -1028,6 +1032,7 @@ final class EventLoop: @unchecked Sendable {
         if connection.ownedFile >= 0 { Glibc.close(connection.ownedFile) }
         connection.ownedFile = -1
         connection.growing = nil
+        connection.endResponse()
         connections[connection.slot] = nil
         freeSlots.append(connection.slot)
         pendingHeads[connection.token] = nil

@@ -28,6 +28,10 @@ public struct Response: Sendable {
     /// OCI-Namespace…). Names are tokens; values may not hold control characters.
     public var headers: [(name: String, value: String)]
     public var body: Body
+    /// Called once on the connection's loop when the response has been sent, or its connection
+    /// closed before that. Must be quick: it runs between events. Set by whoever counts a
+    /// transfer while it runs (peer sends).
+    var whenEnded: (@Sendable () -> Void)?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: Body = .empty) {
         self.status = status

@@ -61,7 +61,8 @@ final class BlobFills: Sendable {
     /// so a client that is cut off (or told of a failure) and asks again starts a new fill.
     private func run(_ fill: BlobFill, from target: UpstreamTarget, scratch: UnsafeMutableRawBufferPointer) {
         var growing: GrowingBlob? = nil
-        let outcome = transfer(fill, from: target, scratch: scratch, growing: &growing)
+        var peersLied = false
+        let outcome = transfer(fill, from: target, scratch: scratch, growing: &growing, peersLied: &peersLied)
         inFlight.withLock { fills in
             if fills[fill.digest] === fill { fills[fill.digest] = nil }
         }
@@ -70,12 +71,19 @@ final class BlobFills: Sendable {
         counters.fillEnded(succeeded: succeeded, waiters: fill.joined)
         if !succeeded { growing?.fail() }
         fill.publish(outcome)
+        // The clients streaming the bad bytes were cut off; the blob comes again, from the
+        // upstream itself, for them to find when they retry.
+        if peersLied, let routed = target.upstream as? PeerRoutedUpstream {
+            fetch(fill.digest, from: target.replacing(upstream: routed.upstream)) { _ in }
+        }
     }
 
     /// GETs the blob and streams it into a verifying writer, publishing `.streaming` as soon as
-    /// the length is known; returns the final outcome (`.stored` once committed).
+    /// the length is known; returns the final outcome (`.stored` once committed). Sets
+    /// `peersLied` when bytes from peers did not verify.
     private func transfer(
-        _ fill: BlobFill, from target: UpstreamTarget, scratch: UnsafeMutableRawBufferPointer, growing: inout GrowingBlob?
+        _ fill: BlobFill, from target: UpstreamTarget, scratch: UnsafeMutableRawBufferPointer, growing: inout GrowingBlob?,
+        peersLied: inout Bool
     ) -> BlobFill.Outcome {
         let digest = fill.digest
         func log(_ level: LogLevel, _ message: String, _ why: String) {
@@ -123,7 +131,12 @@ final class BlobFills: Sendable {
         } catch let error as BlobStoreError {
             if !responseEnded { response.abandon() }
             switch error {
-            case .digestMismatch, .sizeMismatch: counters.digestMismatch()
+            case .digestMismatch, .sizeMismatch:
+                counters.digestMismatch()
+                if let relayed = response as? PeerFailoverResponse, !relayed.peersUsed.isEmpty {
+                    peersLied = true
+                    for peer in relayed.peersUsed { relayed.blame(peer) }
+                }
             default: break
             }
             log(.error, "blob fill rejected", error.description)

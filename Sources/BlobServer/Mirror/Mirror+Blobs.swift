@@ -7,7 +7,8 @@ extension Mirror {
     /// A GET joins (or starts) the digest's fill and is answered from the growing file as soon
     /// as the upstream's head arrives; ranges get 206 from it too. A HEAD costs one upstream
     /// HEAD, or nothing while a fill already knows the length: no body is downloaded for it.
-    func missingBlob(_ digest: Digest, from target: UpstreamTarget, isHead: Bool) -> HandlerAction {
+    /// A member's GET (`peer`) is answered within the fan-out (`peerAnswer`).
+    func missingBlob(_ digest: Digest, from target: UpstreamTarget, isHead: Bool, peer: SocketAddress? = nil) -> HandlerAction {
         counters.miss(.blob)
         if isHead {
             if let growing = fills.growing(digest) {
@@ -18,8 +19,10 @@ extension Mirror {
             }
         }
         return .awaiting { [self] completion in
-            fills.fetch(digest, from: target) { outcome in
-                completion(Self.answer(outcome, digest: digest))
+            fills.fetch(digest, from: target) { [peers] outcome in
+                let action = Self.answer(outcome, digest: digest)
+                guard let peer, let peers, case .respond(let response) = action, response.status == 200 else { return completion(action) }
+                completion(.respond(Self.peerAnswer(response, digest: digest, to: peer, peers, target: target)))
             }
         }
     }

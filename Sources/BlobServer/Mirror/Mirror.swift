@@ -26,6 +26,8 @@ public final class Mirror: Sendable {
     let maxStale: UInt64
     /// Pushes are taken (into the local registry) even though upstreams are configured.
     let allowsPush: Bool
+    /// The cluster this node belongs to, when `peers` is configured.
+    let peers: PeerRouter?
     /// Wall-clock seconds; tests move it.
     let clock: @Sendable () -> UInt64
     private let fillPool: WorkerPool
@@ -47,7 +49,7 @@ public final class Mirror: Sendable {
     /// `UpstreamClientFactory`'s, or a test's), and the pools.
     public init(
         store: BlobStore, configuration: ServerConfiguration, logger: Logger,
-        makeClient: @escaping UpstreamDirectory.ClientMaker, upstreamCounters: UpstreamCounters? = nil,
+        makeClient: @escaping UpstreamDirectory.ClientMaker, upstreamCounters: UpstreamCounters? = nil, peers: PeerRouter? = nil,
         clock: @escaping @Sendable () -> UInt64 = { UInt64(Glibc.time(nil)) }
     ) throws(MirrorSetupError) {
         do { directory = try UpstreamDirectory(mappings: configuration.upstreams, makeClient: makeClient) } catch {
@@ -59,6 +61,7 @@ public final class Mirror: Sendable {
         self.store = store
         self.logger = logger
         self.upstreamCounters = upstreamCounters
+        self.peers = peers
         tagTTL = configuration.tagTTLSeconds
         maxStale = configuration.tagMaxStaleSeconds
         allowsPush = configuration.mirrorPush
@@ -94,10 +97,12 @@ public final class Mirror: Sendable {
     /// Whether upstreams are configured (otherwise the handler never asks the mirror).
     public var isMirroring: Bool { directory.isMirror }
 
-    /// Ends the pools once the fills and lookups in flight are done. Call after the server stopped.
+    /// Ends the pools once the fills and lookups in flight are done, and the peer lookups.
+    /// Call after the server stopped.
     public func stop() {
         fillPool.stop()
         lookups.stop()
+        peers?.stop()
     }
 }
 

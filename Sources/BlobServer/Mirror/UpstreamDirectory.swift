@@ -104,4 +104,9 @@ struct UpstreamTarget: Sendable {
     /// The `ns` (lowercased), or `UpstreamDirectory.defaultNamespace`.
     let namespace: String
     let repository: String
+
+    /// The same repository through another fetcher (peers first, or the upstream alone).
+    func replacing(upstream: any UpstreamFetching) -> UpstreamTarget {
+        UpstreamTarget(upstream: upstream, namespace: namespace, repository: repository)
+    }
 }

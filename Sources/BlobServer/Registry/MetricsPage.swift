@@ -9,7 +9,7 @@ enum MetricsPage {
     static func render(
         traffic: ServerMetrics.Counters, latency: LatencyHistogram.Snapshot, store: StoreStats,
         uploadSessions: Int, memory: ProcessMemory, mirror: MirrorCounters.Snapshot? = nil,
-        upstream: UpstreamCounters.Snapshot? = nil
+        upstream: UpstreamCounters.Snapshot? = nil, peers: (membership: PeerMembershipMetrics, traffic: PeerCounters.Snapshot)? = nil
     ) -> String {
         var page = PrometheusText()
         page.family("blobcache_http_requests_total", .counter, help: "HTTP requests answered, by route and status.")
@@ -38,6 +38,7 @@ enum MetricsPage {
 
         if let mirror { renderMirror(mirror, into: &page) }
         if let upstream { renderUpstream(upstream, into: &page) }
+        if let peers { renderPeers(peers.membership, peers.traffic, into: &page) }
 
         if let resident = memory.residentBytes {
             page.single("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.", resident)
@@ -76,5 +77,22 @@ enum MetricsPage {
         page.single("blobcache_upstream_retries_total", .counter, help: "Upstream requests retried (5xx, 429, resets).", upstream.retries)
         page.single("blobcache_upstream_resumes_total", .counter, help: "Upstream bodies resumed with Range after breaking.", upstream.resumes)
         page.single("blobcache_upstream_redirects_total", .counter, help: "Upstream redirects followed.", upstream.redirects)
+    }
+
+    private static func renderPeers(_ membership: PeerMembershipMetrics, _ traffic: PeerCounters.Snapshot, into page: inout PrometheusText) {
+        page.single("blobcache_peer_members", .gauge, help: "Peers in the current membership, this node excluded.", UInt64(membership.memberCount))
+        page.single("blobcache_peer_lookup_failures_total", .counter, help: "Peer DNS lookups that failed and kept the last membership.", membership.lookupFailures)
+        page.family("blobcache_peer_dns_query_seconds", .histogram, help: "Time per DNS query of the peers' name (A and AAAA each count).")
+        page.histogram("blobcache_peer_dns_query_seconds", membership.queryLatency)
+        page.family("blobcache_peer_requests_total", .counter, help: "Requests from peers answered, by outcome.")
+        for outcome in PeerCounters.RequestOutcome.allCases {
+            page.sample("blobcache_peer_requests_total", labels: ["outcome": outcome.rawValue], traffic.requests[outcome, default: 0])
+        }
+        page.family("blobcache_peer_fetches_total", .counter, help: "Requests this node made to peers, by outcome (failed: passed over to the next source).")
+        for outcome in PeerCounters.FetchOutcome.allCases {
+            page.sample("blobcache_peer_fetches_total", labels: ["outcome": outcome.rawValue], traffic.fetches[outcome, default: 0])
+        }
+        page.single("blobcache_peer_sends_in_flight", .gauge, help: "Blob transfers to peers running now.", Double(traffic.sendsInFlight))
+        page.single("blobcache_peer_sends_peak", .gauge, help: "The most concurrent transfers of one blob to peers so far.", UInt64(traffic.sendsPeak))
     }
 }

@@ -25,19 +25,18 @@ extension RegistryHandler {
     /// A hit is served by the connection (ranges, conditionals, sendfile). The index answers
     /// on the loop; only a digest it lacks costs a look at the disk, on a worker (a blob a crash
     /// left unindexed is found and adopted there). What the store lacks gets `miss`: 404, or a
-    /// fill from an upstream.
+    /// fill from an upstream. `onHit` may give another answer for a hit (a peer's, within the
+    /// fan-out); nil keeps the plain one.
     func serveBlob(
-        _ digest: Digest, miss: (@Sendable () -> HandlerAction)? = nil, onHit: (@Sendable () -> Void)? = nil
+        _ digest: Digest, miss: (@Sendable () -> HandlerAction)? = nil, onHit: (@Sendable () -> Response?)? = nil
     ) -> HandlerAction {
-        let hit = HandlerAction.respond(Response(status: 200, body: .blob(digest, contentType: Self.blobContentType, isManifest: false)))
+        let plain = Response(status: 200, body: .blob(digest, contentType: Self.blobContentType, isManifest: false))
         if store.isIndexed(digest) {
-            onHit?()
-            return hit
+            return .respond(onHit.flatMap { $0() } ?? plain)
         }
         return .blocking { [store] in
             guard store.contains(digest) else { return miss?() ?? .respond(.oci(.blobUnknown, detail: digest.description)) }
-            onHit?()
-            return hit
+            return .respond(onHit.flatMap { $0() } ?? plain)
         }
     }
 

@@ -7,7 +7,8 @@ extension RegistryHandler {
             let text = MetricsPage.render(
                 traffic: metrics.totals, latency: metrics.latency, store: store.stats(),
                 uploadSessions: uploads.count, memory: .current(), mirror: mirror?.counters.snapshot,
-                upstream: mirror?.upstreamCounters?.snapshot)
+                upstream: mirror?.upstreamCounters?.snapshot,
+                peers: mirror?.peers.map { ($0.membership.metrics, $0.counters.snapshot) })
             return .respond(Response(status: 200, body: .bytes(Array(text.utf8), contentType: MetricsPage.contentType)))
         }
     }

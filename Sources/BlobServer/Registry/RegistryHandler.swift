@@ -84,11 +84,22 @@ public final class RegistryHandler: Sendable {
             return .respond(.oci(.unsupported, detail: "allowed: \(allow)", headers: [("Allow", allow)]))
         }
         let requirement = route.requirement(for: method)
-        if let refusal = access.refusal(for: request, needing: requirement) { return .respond(refusal) }
+        var peer: SocketAddress? = nil
+        switch peerRequester(request) {
+        case .refused(let reason)?:
+            return .respond(.oci(.denied, detail: "not answered as a peer's request: \(reason)"))
+        case .member(let member)?:
+            peer = member
+        case nil:
+            break
+        }
+        // A member pulling is trusted as a peer (its address, and the secret when one is set).
+        let trustedPull = peer != nil && requirement == .pull
+        if !trustedPull, let refusal = access.refusal(for: request, needing: requirement) { return .respond(refusal) }
         if let mirror, requirement == .push, !mirror.allowsPush {
             return .respond(.oci(.unsupported, detail: "this server is a pull-through mirror: pushes are off (mirror_push turns them on)"))
         }
-        if let mirror, let action = mirrored(route, request.head, namespace: namespace, mirror) { return action }
+        if let mirror, let action = mirrored(route, request.head, namespace: namespace, mirror, peer: peer) { return action }
         switch route {
         case .base:
             return .respond(Response(

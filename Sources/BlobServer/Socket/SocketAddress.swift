@@ -2,8 +2,8 @@ import Glibc
 
 /// An IPv4 or IPv6 address and port, parsed from `HOST:PORT` (`[v6]:PORT` for IPv6).
 /// Host names are not resolved here: listen addresses are literal.
-public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
-    public enum Host: Sendable, Equatable {
+public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
+    public enum Host: Sendable, Hashable {
         case v4(in_addr_t)
         case v6(UInt64, UInt64)
     }
@@ -130,6 +130,24 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
             }
             inet_ntop(AF_INET6, &raw, &buffer, socklen_t(buffer.count))
             return "[\(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))]:\(port)"
+        }
+    }
+}
+
+extension SocketAddress.Host {
+    /// AF_INET or AF_INET6.
+    var family: Int32 {
+        switch self {
+        case .v4: AF_INET
+        case .v6: AF_INET6
+        }
+    }
+
+    /// 0.0.0.0 or ::, which a listener binds to mean every address.
+    var isWildcard: Bool {
+        switch self {
+        case .v4(let address): address == 0
+        case .v6(let high, let low): high == 0 && low == 0
         }
     }
 }

@@ -11,8 +11,11 @@ enum TCPConnector {
     /// packets) does not use up the whole `deadline`. The caller owns the descriptor.
     ///
     /// getaddrinfo itself cannot be bounded: it blocks the calling fill thread for as long as
-    /// the resolver takes.
-    static func connect(host: String, port: UInt16, deadline: IODeadline) throws(UpstreamConnectionFailure) -> FileDescriptor {
+    /// the resolver takes. With `sourceHost`, sockets are bound to it first, and addresses of
+    /// the other family are skipped.
+    static func connect(
+        host: String, port: UInt16, sourceHost: SocketAddress.Host? = nil, deadline: IODeadline
+    ) throws(UpstreamConnectionFailure) -> FileDescriptor {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -26,8 +29,15 @@ enum TCPConnector {
         var addresses: [UnsafeMutablePointer<addrinfo>] = []
         var entry: UnsafeMutablePointer<addrinfo>? = first
         while let current = entry {
+            if let sourceHost, current.pointee.ai_family != sourceHost.family {
+                entry = current.pointee.ai_next
+                continue
+            }
             addresses.append(current)
             entry = current.pointee.ai_next
+        }
+        guard !addresses.isEmpty else {
+            throw UpstreamConnectionFailure(.connectFailed, "\(host) has no address of the source address's family")
         }
         var failures: [String] = []
         var allTimedOut = true
@@ -35,7 +45,7 @@ enum TCPConnector {
             let share = deadline.secondsLeft / Double(addresses.count - index)
             let attemptDeadline = IODeadline.after(seconds: share).capped(at: deadline)
             do {
-                return try connect(to: address.pointee, deadline: attemptDeadline, port: port)
+                return try connect(to: address.pointee, from: sourceHost, deadline: attemptDeadline, port: port)
             } catch {
                 if error.kind != .timedOut { allTimedOut = false }
                 failures.append(error.message)
@@ -46,7 +56,7 @@ enum TCPConnector {
     }
 
     private static func connect(
-        to address: addrinfo, deadline: IODeadline, port: UInt16
+        to address: addrinfo, from sourceHost: SocketAddress.Host?, deadline: IODeadline, port: UInt16
     ) throws(UpstreamConnectionFailure) -> FileDescriptor {
         let text = describe(address, port: port)
         let raw = socket(address.ai_family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
@@ -54,6 +64,10 @@ enum TCPConnector {
         let descriptor = FileDescriptor(owning: raw)
         var one: Int32 = 1
         setsockopt(raw, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        if let sourceHost {
+            let bound = SocketAddress(host: sourceHost, port: 0).withSockaddr { bind(raw, $0, $1) }
+            guard bound == 0 else { throw failure("bind \(SocketAddress(host: sourceHost, port: 0))", text, cbs_errno()) }
+        }
         if Glibc.connect(raw, address.ai_addr, address.ai_addrlen) == 0 { return descriptor }
         let code = cbs_errno()
         guard code == EINPROGRESS || code == EINTR else { throw failure("connect", text, code) }

@@ -33,6 +33,10 @@ extension UpstreamClient {
         public var maxRedirects = 5
         /// Times a broken GET body is resumed with `Range` before `read` throws.
         public var maxResumes = 5
+        /// The local address outgoing connections are bound to (port chosen by the kernel); nil:
+        /// the kernel picks by route. Peers set it so that the receiving node sees the address
+        /// it knows them by, also on a loopback network of many addresses.
+        public var sourceHost: SocketAddress.Host?
         /// Where `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (and their lowercase twins) are read.
         public var environment: [String: String]
 

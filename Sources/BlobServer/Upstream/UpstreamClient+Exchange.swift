@@ -35,7 +35,7 @@ extension UpstreamClient {
         case .slot:
             do throws(UpstreamConnectionFailure) {
                 return try UpstreamConnection.open(
-                    to: origin, through: proxies.route(for: origin), tls: tls,
+                    to: origin, through: proxies.route(for: origin), tls: tls, sourceHost: configuration.sourceHost,
                     deadline: .after(seconds: configuration.connectTimeoutSeconds))
             } catch {
                 pool.cancel(origin)

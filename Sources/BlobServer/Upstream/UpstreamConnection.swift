@@ -44,11 +44,13 @@ final class UpstreamConnection: @unchecked Sendable {
     }
 
     /// Connects to `origin`: TCP to the origin or to `proxy` (then `CONNECT`), then TLS for
-    /// https, all within `deadline`.
+    /// https, all within `deadline`; from `sourceHost` when given.
     static func open(
-        to origin: UpstreamOrigin, through proxy: ProxyRoute?, tls context: TLSClientContext, deadline: IODeadline
+        to origin: UpstreamOrigin, through proxy: ProxyRoute?, tls context: TLSClientContext, sourceHost: SocketAddress.Host? = nil,
+        deadline: IODeadline
     ) throws(UpstreamConnectionFailure) -> UpstreamConnection {
-        let socket = try TCPConnector.connect(host: proxy?.host ?? origin.host, port: proxy?.port ?? origin.port, deadline: deadline)
+        let socket = try TCPConnector.connect(
+            host: proxy?.host ?? origin.host, port: proxy?.port ?? origin.port, sourceHost: sourceHost, deadline: deadline)
         let connection = UpstreamConnection(origin: origin, socket: socket)
         if let proxy { try connection.openTunnel(through: proxy, deadline: deadline) }
         if origin.scheme == .https {
