@@ -189,6 +189,9 @@ final class EventLoop: @unchecked Sendable {
             draining = true
             drainDeadline = now + request - 1
             epoll.remove(listener.descriptor.rawValue)
+            // New connections are refused from now on rather than left in the backlog
+            // unanswered: a peer or a load balancer moves on at once.
+            shutdown(listener.descriptor.rawValue, Int32(SHUT_RDWR))
             for case let connection? in connections where connection.hasNoRequestInFlight { close(connection) }
         }
         guard draining else { return false }

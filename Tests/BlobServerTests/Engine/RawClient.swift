@@ -21,12 +21,16 @@ final class RawClient {
         let description: String
     }
 
-    init(port: UInt16, timeoutSeconds: Int = 10) throws {
+    /// Connects to `host` (an IPv4 literal) on `port`.
+    init(host: String = "127.0.0.1", port: UInt16, timeoutSeconds: Int = 10) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            Glibc.close(socket)
+            throw Failure(description: "'\(host)' is not an IPv4 address")
+        }
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
