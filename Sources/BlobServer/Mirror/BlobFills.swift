@@ -8,19 +8,25 @@ import Synchronization
 /// and is counted; the next request starts a new fill. A client that goes away does not stop
 /// the fill.
 ///
-/// Fills run on `pool`, whose thread count caps concurrent fills (each holds the thread's
-/// scratch buffer and one upstream connection: the fill share of the memory budget); fills
-/// beyond the cap wait in its queue. Thread-safe.
+/// Fills run on two pools, whose thread counts together cap concurrent fills (each holds the
+/// thread's scratch buffer and one upstream connection: the fill share of the memory budget);
+/// fills beyond the cap wait in their pool's queue. Fills from the upstream itself run on
+/// `pool`; fills through peers on `relayPool`. A relay waits for a peer's fill from its
+/// upstream, which never waits for anyone: so relays that fill every thread of a busy cluster
+/// can never hold up the fills they wait for. Thread-safe.
 final class BlobFills: Sendable {
     private let store: BlobStore
     private let pool: WorkerPool
+    /// nil without peers.
+    private let relayPool: WorkerPool?
     private let counters: MirrorCounters
     private let logger: Logger
     private let inFlight = Mutex<[Digest: BlobFill]>([:])
 
-    init(store: BlobStore, pool: WorkerPool, counters: MirrorCounters, logger: Logger) {
+    init(store: BlobStore, pool: WorkerPool, relayPool: WorkerPool?, counters: MirrorCounters, logger: Logger) {
         self.store = store
         self.pool = pool
+        self.relayPool = relayPool
         self.counters = counters
         self.logger = logger
     }
@@ -48,7 +54,8 @@ final class BlobFills: Sendable {
             counters.fillStarted()
             counters.waiterJoined()
             fill.join(listener)
-            pool.submit { [self] context in run(fill, from: target, scratch: context.scratch) }
+            let chosen = target.upstream is PeerRoutedUpstream ? relayPool ?? pool : pool
+            chosen.submit { [self] context in run(fill, from: target, scratch: context.scratch) }
         }
     }
 

@@ -31,6 +31,8 @@ public final class Mirror: Sendable {
     /// Wall-clock seconds; tests move it.
     let clock: @Sendable () -> UInt64
     private let fillPool: WorkerPool
+    /// Fills through peers (`BlobFills` says why they have their own threads).
+    private let relayPool: WorkerPool?
     let lookups: WorkerPool
     /// Upstreams (by namespace) that just failed a tag revalidation, until when (clock seconds):
     /// meanwhile stale tags are served without asking again, so an outage costs one round of
@@ -67,12 +69,16 @@ public final class Mirror: Sendable {
         allowsPush = configuration.mirrorPush
         self.clock = clock
         let fillThreads = Self.fillCap(budget: configuration.resolvedMemoryBudget)
-        fillPool = WorkerPool(workers: fillThreads, name: "blobcache-fill", scratchBytes: Self.fillScratchBytes)
+        // Without peers there are no relays: every fill thread fills from the upstream.
+        let relayThreads = peers == nil ? 0 : max(1, fillThreads / 2)
+        fillPool = WorkerPool(workers: fillThreads - relayThreads, name: "blobcache-fill", scratchBytes: Self.fillScratchBytes)
+        relayPool = peers == nil ? nil : WorkerPool(workers: relayThreads, name: "blobcache-relay", scratchBytes: Self.fillScratchBytes)
         lookups = WorkerPool(workers: Self.lookupThreads, name: "blobcache-look", scratchBytes: 4096)
-        fills = BlobFills(store: store, pool: fillPool, counters: counters, logger: logger)
+        fills = BlobFills(store: store, pool: fillPool, relayPool: relayPool, counters: counters, logger: logger)
     }
 
-    /// Concurrent fills the fill share of `budget` pays for, at least 2.
+    /// Concurrent fills the fill share of `budget` pays for, at least 2 (with peers: half of
+    /// them relays).
     static func fillCap(budget: MemoryBudget) -> Int {
         min(maxConcurrentFills, max(2, Int(budget.fillBufferBytes / bytesPerFill)))
     }
@@ -101,6 +107,7 @@ public final class Mirror: Sendable {
     /// Call after the server stopped.
     public func stop() {
         fillPool.stop()
+        relayPool?.stop()
         lookups.stop()
         peers?.stop()
     }
