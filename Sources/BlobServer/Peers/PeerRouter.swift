@@ -102,7 +102,10 @@ public final class PeerRouter: Sendable {
         configuration.maxResumes = 0
         // A redirect chain is one hop per level of the distribution tree.
         configuration.maxRedirects = 8
-        configuration.maxIdleConnectionsPerOrigin = 2
+        // No idle connections kept: a node may talk to a thousand owners, and each kept
+        // connection holds a receive buffer. A connect on the cluster network costs one round
+        // trip; what is open at once stays bounded by the relay threads and lookups.
+        configuration.maxIdleConnectionsPerOrigin = 0
         if let host = selfAddress?.host, !host.isWildcard { configuration.sourceHost = host }
         let client: UpstreamClient
         do { client = try UpstreamClient(configuration: configuration, counters: clientCounters, logger: logger) } catch {
