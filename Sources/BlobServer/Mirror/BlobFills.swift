@@ -140,10 +140,7 @@ final class BlobFills: Sendable {
             switch error {
             case .digestMismatch, .sizeMismatch:
                 counters.digestMismatch()
-                if let relayed = response as? PeerFailoverResponse, !relayed.peersUsed.isEmpty {
-                    peersLied = true
-                    for peer in relayed.peersUsed { relayed.blame(peer) }
-                }
+                if let relayed = response as? PeerFailoverResponse { peersLied = relayed.blamePeers() }
             default: break
             }
             log(.error, "blob fill rejected", error.description)

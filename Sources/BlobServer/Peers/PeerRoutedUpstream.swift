@@ -46,7 +46,7 @@ final class PeerFailoverResponse: UpstreamResponse, @unchecked Sendable {
     private(set) var contentLength: UInt64?
     private var firstHead: (any UpstreamResponse)?
     /// The peers whose bytes this body holds: to blame when it does not verify.
-    private(set) var peersUsed: [SocketAddress] = []
+    private var peersUsed: [SocketAddress] = []
 
     init(route: PeerRoutedUpstream, request: UpstreamRequest) {
         self.route = route
@@ -72,9 +72,11 @@ final class PeerFailoverResponse: UpstreamResponse, @unchecked Sendable {
 
     func header(_ name: String) -> String? { firstHead?.header(name) }
 
-    /// The body did not verify and `peer` sent some of it.
-    func blame(_ peer: SocketAddress) {
-        route.router.markLied(peer)
+    /// The body did not verify: every peer that sent some of it is passed over for long.
+    /// Returns whether any peer did.
+    func blamePeers() -> Bool {
+        for peer in peersUsed { route.router.markLied(peer) }
+        return !peersUsed.isEmpty
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(UpstreamError) -> Int {
