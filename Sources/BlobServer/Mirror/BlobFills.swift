@@ -130,6 +130,7 @@ final class BlobFills: Sendable {
             responseEnded = true
             // The held-back bytes go out once the digest matches; the fsync follows.
             try writer.commit { [growing] in growing?.verify() }
+            (response as? PeerFailoverResponse)?.confirmPeers()
             return .stored
         } catch let error as FillError {
             if !responseEnded { response.abandon() }

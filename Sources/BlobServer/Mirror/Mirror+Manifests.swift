@@ -247,10 +247,12 @@ extension Mirror {
         do { digest = try store.put(bytes, expected: expected ?? announced) } catch {
             if case .digestMismatch = error {
                 counters.digestMismatch()
+                _ = (response as? PeerFailoverResponse)?.blamePeers()
                 logger.error("manifest digest mismatch", ["upstream": .string(target.namespace), "reference": .string(reference), "error": .string(error.description)])
             }
             throw .stored(error)
         }
+        (response as? PeerFailoverResponse)?.confirmPeers()
         let mediaType = Self.mediaType(of: bytes, contentType: response.header("content-type"))
         do { try metadata.recordManifest(digest, mediaType: mediaType) } catch { throw .stored(.system(error)) }
         return (digest, mediaType, UInt64(bytes.count))

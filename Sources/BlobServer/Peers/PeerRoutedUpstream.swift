@@ -72,11 +72,18 @@ final class PeerFailoverResponse: UpstreamResponse, @unchecked Sendable {
 
     func header(_ name: String) -> String? { firstHead?.header(name) }
 
-    /// The body did not verify: every peer that sent some of it is passed over for long.
-    /// Returns whether any peer did.
+    /// The body did not verify: every peer that sent some of it is passed over for long, and
+    /// the fetch counts as failed. Returns whether any peer did.
     func blamePeers() -> Bool {
+        guard !peersUsed.isEmpty else { return false }
         for peer in peersUsed { route.router.markLied(peer) }
-        return !peersUsed.isEmpty
+        route.router.counters.fetch(.failed)
+        return true
+    }
+
+    /// The body verified: when a peer sent its end, the fetch counts as completed.
+    func confirmPeers() {
+        if currentPeer != nil { route.router.counters.fetch(.completed) }
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(UpstreamError) -> Int {
@@ -111,7 +118,11 @@ final class PeerFailoverResponse: UpstreamResponse, @unchecked Sendable {
     }
 
     func finish() {
-        if let peer = currentPeer, request.method == .head { route.router.markWorked(peer) }
+        // A HEAD has no bytes to verify: a peer's answer to it is complete here.
+        if let peer = currentPeer, request.method == .head {
+            route.router.markWorked(peer)
+            route.router.counters.fetch(.completed)
+        }
         current?.finish()
         current = nil
     }

@@ -141,7 +141,8 @@ public final class PeerRouter: Sendable {
         logger.debug("peer passed over", ["peer": .string("\(peer)"), "reason": .string(reason)])
     }
 
-    /// `peer` sent bytes that did not verify: it is passed over for `liarBackoffSeconds`.
+    /// `peer` sent bytes that did not verify: it is passed over for `liarBackoffSeconds`. The
+    /// caller counts the failed fetch.
     func markLied(_ peer: SocketAddress) {
         let until = Self.monotonicSeconds() + timing.liarBackoffSeconds
         state.withLock { state in
@@ -153,9 +154,9 @@ public final class PeerRouter: Sendable {
         logger.error("a peer's bytes did not verify; passing it over", ["peer": .string("\(peer)"), "backoff_s": .double(timing.liarBackoffSeconds)])
     }
 
-    /// `peer` answered a whole request: its failures in a row start again from zero.
+    /// `peer` answered a whole request: its failures in a row start again from zero. (Whether
+    /// its bytes were right is counted once they are verified: `PeerFailoverResponse`.)
     func markWorked(_ peer: SocketAddress) {
-        counters.fetch(.completed)
         state.withLock { state in
             if state.down[peer] != nil { state.down[peer] = nil }
         }

@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# Peers benchmark: a cluster of blobcache nodes on loopback, all pulling one large layer at once.
+#   - $BENCH_PEER_NODES nodes (default 32) on 127.0.0.2, .3, …, every one on the same port, with a
+#     static `--peers` list of all of them, fresh data directories and the same `--upstream`: an
+#     origin docker-registry on this machine holding an image with one layer of $BENCH_PEER_MIB MiB
+#     (default 256) of random bytes;
+#   - every node is asked for the layer at once, one curl per node to its own node;
+#   - the anchor, in the same run: as many concurrent curls of the layer straight from the origin.
+# Reported: the bytes the origin sent for the layer ÷ its size (from the origin's access log; the
+# goal is 1.0: one upstream fetch for the whole cluster), the wall times, the largest
+# `blobcache_peer_sends_peak` over the nodes (most concurrent peer transfers of one blob a node ran),
+# the peer requests the nodes answered by outcome, and per-node peak RSS (VmHWM, max and median).
+# Every body is hashed (openssl) as it arrives and checked against the layer's digest, directly
+# from the origin too, so both sides pay the same client cost.
+#
+# Usage: Benchmarks/peers.sh <blobcache-binary> <scratch-dir> [results.md]
+#
+# Environment:
+#   BENCH_PEER_NODES=32   nodes in the cluster (and concurrent clients); at most 250
+#   BENCH_PEER_MIB=256    size of the layer
+#
+# Output: `key=value` lines on stdout (progress goes to stderr) and the markdown section in
+# <scratch-dir>/peers-results.md, also appended to results.md when it is given. Every process the
+# script starts is stopped on exit.
+set -euo pipefail
+
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+  echo "usage: $0 <blobcache-binary> <scratch-dir> [results.md]" >&2
+  exit 2
+fi
+[ -x "$1" ] || { echo "not an executable: $1" >&2; exit 2; }
+blobcache_bin=$(realpath "$1")
+mkdir -p "$2"
+scratch=$(realpath "$2")
+results=${3:-}
+nodes=${BENCH_PEER_NODES:-32}
+layer_mib=${BENCH_PEER_MIB:-256}
+if ! [[ $nodes =~ ^[0-9]+$ ]] || [ "$nodes" -lt 2 ] || [ "$nodes" -gt 250 ]; then
+  echo "BENCH_PEER_NODES must be 2-250" >&2
+  exit 2
+fi
+
+log() { echo "peers.sh: $*" >&2; }
+kv() { echo "$1=$2"; }
+
+# ---------------------------------------------------------------------------------------------
+# Tools. Installed only when missing, so a prepared machine runs offline.
+need=()
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v umoci >/dev/null || need+=(umoci)
+command -v jq >/dev/null || need+=(jq)
+command -v curl >/dev/null || need+=(curl)
+command -v openssl >/dev/null || need+=(openssl)
+command -v python3 >/dev/null || need+=(python3)
+command -v bc >/dev/null || need+=(bc)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Process bookkeeping: everything started goes into `started`, and the trap stops it all, also
+# when a step fails half-way.
+started=()
+stop_pid() {  # TERM, up to 10 s for a clean exit, then KILL
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cluster_dir=$scratch/peers-cluster
+cleanup() {
+  local pid
+  # TERM to all first, so the nodes drain and exit side by side rather than one after another.
+  for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${started[@]}"; do stop_pid "$pid"; done
+  # A copy of the layer per node: gigabytes at the defaults.
+  rm -rf "$cluster_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Waits until the registry API answers 200 at host:port, or the process dies.
+wait_registry_api() {
+  local authority=$1 pid=$2 name=$3 i
+  for i in $(seq 300); do
+    kill -0 "$pid" 2>/dev/null || { log "$name exited during start-up"; return 1; }
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$authority/v2/" || true)" = 200 ] && return 0
+    sleep 0.1
+  done
+  log "$name did not answer on $authority within 30 s"
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Numbers.
+calc() { echo "$1" | bc -l; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else print v[int((NR + 1) / 2)] }'; }
+maximum() { sort -g | tail -n1; }
+isnum() { [[ $1 =~ ^[0-9.]+$ ]]; }
+ratio() { if isnum "$1" && isnum "$2" && [ "$(calc "$2 > 0")" = 1 ]; then printf '%.2f' "$(calc "$1 / $2")"; else echo n/a; fi; }
+secs() { if isnum "$1"; then printf '%.3f' "$1"; else echo n/a; fi; }
+mib() { if isnum "$1"; then printf '%.1f' "$(calc "$1 / 1024")"; else echo n/a; fi; }  # KiB -> MiB
+now() { date +%s.%N; }
+since() { calc "$(now) - $1"; }
+status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$2/status"; }
+
+# ---------------------------------------------------------------------------------------------
+# The image: one layer of fresh random bytes (umoci gzips it, and random bytes do not compress),
+# built offline with umoci, as mirror.sh builds its image.
+image=$scratch/peers-image
+rm -rf "$image" "$scratch/peers-source"
+mkdir -p "$scratch/peers-source"
+umoci init --layout "$image"
+umoci new --image "$image:v1"
+head -c "${layer_mib}M" /dev/urandom > "$scratch/peers-source/layer.bin"
+umoci insert --image "$image:v1" "$scratch/peers-source/layer.bin" /data/layer.bin > /dev/null
+umoci gc --layout "$image"
+rm -rf "$scratch/peers-source"
+manifest=$(jq -r '.manifests[] | select(.annotations."org.opencontainers.image.ref.name" == "v1") | .digest' "$image/index.json")
+manifest_file=$image/blobs/sha256/${manifest#sha256:}
+layer=$(jq -r '.layers[0].digest' "$manifest_file")
+layer_size=$(jq -r '.layers[0].size' "$manifest_file")
+layer_path=/v2/bench/peers/blobs/$layer
+log "image ready: layer $layer ($layer_size bytes)"
+
+# ---------------------------------------------------------------------------------------------
+# The origin: docker-registry on filesystem storage, with its access log on: it is how the bytes
+# the origin sent are counted ("GET <path> HTTP/1.1" <status> <bytes>).
+origin_dir=$scratch/peers-origin
+origin_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+rm -rf "$origin_dir"
+mkdir -p "$origin_dir/data"
+cat > "$origin_dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: $origin_dir/data
+http:
+  addr: 127.0.0.1:$origin_port
+  secret: blobcache-bench-not-secret
+EOF
+/usr/bin/docker-registry serve "$origin_dir/config.yml" > "$origin_dir/access.log" 2> "$origin_dir/log" &
+origin_pid=$!
+started+=("$origin_pid")
+wait_registry_api "127.0.0.1:$origin_port" "$origin_pid" origin
+skopeo --insecure-policy copy --dest-tls-verify=false "oci:$image:v1" "docker://127.0.0.1:$origin_port/bench/peers:v1" > /dev/null
+rm -rf "$image"
+log "origin up on 127.0.0.1:$origin_port, image pushed"
+
+# ---------------------------------------------------------------------------------------------
+# The cluster: node i on 127.0.0.(i+1):$port, one port free on every one of those addresses.
+hosts=()
+for i in $(seq "$nodes"); do hosts+=("127.0.0.$((i + 1))"); done
+port=$(python3 - "${hosts[@]}" <<'EOF'
+import socket, sys
+for _ in range(20):
+    first = socket.socket(); first.bind((sys.argv[1], 0)); port = first.getsockname()[1]
+    held = [first]
+    try:
+        for host in sys.argv[2:]:
+            s = socket.socket(); held.append(s); s.bind((host, port))
+    except OSError:
+        continue
+    finally:
+        for s in held: s.close()
+    print(port); break
+else:
+    sys.exit("no port free on every node address")
+EOF
+)
+peer_list=$(printf "%s:$port," "${hosts[@]}")
+peer_list=${peer_list%,}
+rm -rf "$cluster_dir"
+mkdir -p "$cluster_dir"
+node_pids=()
+for host in "${hosts[@]}"; do
+  "$blobcache_bin" serve --listen "$host:$port" --data-dir "$cluster_dir/$host" \
+    --upstream "http://127.0.0.1:$origin_port" --peers "$peer_list" --log-level warn \
+    > "$cluster_dir/$host.out" 2> "$cluster_dir/$host.err" &
+  node_pids+=($!)
+  started+=($!)
+done
+for i in "${!hosts[@]}"; do wait_registry_api "${hosts[$i]}:$port" "${node_pids[$i]}" "node ${hosts[$i]}"; done
+
+metric() {  # metric <host> <series as the page writes it>: its value, 0 when absent
+  curl -s "http://$1:$port/metrics" | awk -v series="$2" 'index($0, series " ") == 1 { print $2; found = 1 } END { if (!found) print 0 }'
+}
+for host in "${hosts[@]}"; do
+  members=$(metric "$host" blobcache_peer_members)
+  [ "$members" = "$((nodes - 1))" ] || { log "node $host knows $members peers, not $((nodes - 1))"; exit 1; }
+done
+log "$nodes nodes up on port $port, each knowing the other $((nodes - 1))"
+
+# ---------------------------------------------------------------------------------------------
+# Measurements.
+
+# The origin's access log stops growing: its lines are written as responses complete.
+origin_log_settled() {
+  local before after i
+  after=$(wc -l < "$origin_dir/access.log")
+  for i in $(seq 50); do
+    sleep 0.2
+    before=$after
+    after=$(wc -l < "$origin_dir/access.log")
+    [ "$before" = "$after" ] && return 0
+  done
+}
+
+# Bytes the origin sent for the layer, and its GETs of it, in its access log from line $1 on.
+origin_layer_traffic() {
+  tail -n +"$1" "$origin_dir/access.log" | awk -F'"' -v path="$layer_path" '
+    { split($2, request, " "); if (request[2] == path) { split($3, numbers, " "); bytes += numbers[2]; if (request[1] == "GET") gets++ } }
+    END { print bytes + 0, gets + 0 }'
+}
+
+# One concurrent GET of the layer from each authority given, each body hashed as it arrives:
+# prints the wall time in seconds, after checking that every client got the layer's exact bytes.
+pull_all_seconds() {
+  local start seconds i=0 authority pids=() bad
+  rm -f "$scratch"/peers-pull-*.sha
+  start=$(now)
+  for authority in "$@"; do
+    i=$((i + 1))
+    ( set -o pipefail
+      curl -sS -f --max-time 600 "http://$authority$layer_path" | openssl dgst -sha256 -r | cut -d' ' -f1 > "$scratch/peers-pull-$i.sha"
+    ) 2> "$scratch/peers-pull-$i.err" &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true
+  seconds=$(since "$start")
+  bad=0
+  for i in $(seq "$#"); do
+    [ "sha256:$(cat "$scratch/peers-pull-$i.sha" 2>/dev/null)" = "$layer" ] || { bad=$((bad + 1)); log "client $i: $(cat "$scratch/peers-pull-$i.err")"; }
+  done
+  rm -f "$scratch"/peers-pull-*.sha "$scratch"/peers-pull-*.err
+  [ "$bad" = 0 ] || { log "$bad of $# clients did not get the layer's bytes"; return 1; }
+  echo "$seconds"
+}
+
+# The origin's files into the page cache, so neither side reads them from disk.
+curl -s -f -o /dev/null "http://127.0.0.1:$origin_port$layer_path"
+
+origin_authorities=()
+for _ in "${hosts[@]}"; do origin_authorities+=("127.0.0.1:$origin_port"); done
+direct_seconds=$(pull_all_seconds "${origin_authorities[@]}")
+log "$nodes concurrent GETs straight from the origin: $(secs "$direct_seconds") s"
+
+origin_log_settled
+first_line=$(( $(wc -l < "$origin_dir/access.log") + 1 ))
+node_authorities=()
+for host in "${hosts[@]}"; do node_authorities+=("$host:$port"); done
+cluster_seconds=$(pull_all_seconds "${node_authorities[@]}")
+origin_log_settled
+read -r upstream_bytes upstream_gets < <(origin_layer_traffic "$first_line")
+log "$nodes nodes each pulling from their own node: $(secs "$cluster_seconds") s, $upstream_gets origin GETs, $upstream_bytes bytes"
+
+: > "$scratch/peers-hwm"
+: > "$scratch/peers-sends-peak"
+declare -A answered=([served]=0 [redirected]=0 [busy]=0 [refused]=0)
+for i in "${!hosts[@]}"; do
+  status_kib VmHWM "${node_pids[$i]}" >> "$scratch/peers-hwm"
+  metric "${hosts[$i]}" blobcache_peer_sends_peak >> "$scratch/peers-sends-peak"
+  for outcome in "${!answered[@]}"; do
+    value=$(metric "${hosts[$i]}" "blobcache_peer_requests_total{outcome=\"$outcome\"}")
+    answered[$outcome]=$(calc "${answered[$outcome]} + $value")
+  done
+done
+hwm_max=$(maximum < "$scratch/peers-hwm")
+hwm_median=$(median < "$scratch/peers-hwm")
+sends_peak=$(maximum < "$scratch/peers-sends-peak")
+upstream_ratio=$(ratio "$upstream_bytes" "$layer_size")
+speedup=$(ratio "$direct_seconds" "$cluster_seconds")
+
+kv peers_nodes "$nodes"
+kv peers_layer_bytes "$layer_size"
+kv peers_upstream_gets "$upstream_gets"
+kv peers_upstream_bytes_per_layer_byte "$upstream_ratio"
+kv peers_cluster_pull_seconds "$(secs "$cluster_seconds")"
+kv peers_direct_pull_seconds "$(secs "$direct_seconds")"
+kv peers_direct_vs_cluster_ratio "$speedup"
+kv peers_sends_peak_max "$sends_peak"
+for outcome in served redirected busy refused; do kv "peers_requests_$outcome" "$(printf '%.0f' "${answered[$outcome]}")"; done
+kv peers_node_hwm_kib_max "$hwm_max"
+kv peers_node_hwm_kib_median "$hwm_median"
+
+{
+  echo "## Peers ($nodes nodes on loopback)"
+  echo
+  echo "$nodes blobcache nodes (default 128 MiB memory budget each) on 127.0.0.2-$((nodes + 1)), one port, a static"
+  echo "\`--peers\` list of all of them, empty data directories, and the same origin as \`--upstream\`: a"
+  echo "docker-registry on this machine holding a layer of $layer_mib MiB of random bytes. All $nodes nodes are"
+  echo "asked for the layer at once, one curl per node to its own node; the anchor is as many concurrent curls"
+  echo "straight from the origin in the same run. Every body is hashed (openssl) as it arrives and checked."
+  echo "Nodes, clients and the origin share the machine's $(nproc) cores over loopback. One run."
+  echo
+  echo "| what | value | goal |"
+  echo "|---|---|---|"
+  echo "| bytes the origin sent for the layer ÷ layer size | $upstream_ratio | 1.00 (one fetch for the cluster) |"
+  echo "| origin GETs of the layer | $upstream_gets | 1 |"
+  echo "| $nodes pulls through the cluster, each from its own node, s | $(secs "$cluster_seconds") | |"
+  echo "| $nodes concurrent pulls straight from the origin, s | $(secs "$direct_seconds") | |"
+  echo "| origin time ÷ cluster time | $speedup | |"
+  echo "| largest \`blobcache_peer_sends_peak\` over the nodes | $sends_peak | ≤ peer fan-out (8) |"
+  echo "| peer requests answered: served / redirected / busy / refused | $(printf '%.0f' "${answered[served]}") / $(printf '%.0f' "${answered[redirected]}") / $(printf '%.0f' "${answered[busy]}") / $(printf '%.0f' "${answered[refused]}") | |"
+  echo "| peak RSS (VmHWM) per node, max / median, MiB | $(mib "$hwm_max") / $(mib "$hwm_median") | |"
+  echo
+  echo "curl $(curl --version | awk 'NR == 1 { print $2 }'), docker-registry $(/usr/bin/docker-registry --version | awk '{ print $3 }')."
+  echo "The origin's bytes are summed from its access log over the cluster's pulls."
+} > "$scratch/peers-results.md"
+log "wrote $scratch/peers-results.md"
+if [ -n "$results" ]; then
+  { echo; cat "$scratch/peers-results.md"; } >> "$results"
+  log "appended the section to $results"
+fi
