@@ -121,6 +121,9 @@ struct PeerRoutingTests {
         let second = try asker.request("GET", Self.path(owned[1]))
         #expect(second.status == 200 && second.body == owned[1])
         #expect(asker.peers.counters.snapshot.fetches[.failed] == 1, "the dead owner was asked again within its backoff")
+        // Readiness is the local store's alone: every peer down changes nothing.
+        cluster.nodes[2].stop()
+        #expect(try asker.request("GET", "/readyz").status == 200)
     }
 
     @Test("An owner that dies mid-transfer: the requester goes on from the next source with Range, and its client gets every byte")
