@@ -39,10 +39,12 @@ build: deps-build
 run: build
 	./.build/$(CONFIG)/blobcache serve
 
-# Unit and end-to-end tests. Debug build, so assertions and preconditions are live.
+# Unit and end-to-end tests. Debug build, so assertions and preconditions are live. Then a short
+# pass of every fuzz target (about 3 minutes, builds included).
 test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	Fuzz/run-all.sh $(FUZZ_SHORT_SECONDS)
 
 # Side-by-side comparisons with the anchors; writes Benchmarks/RESULTS.md.
 bench: deps-bench
@@ -50,11 +52,13 @@ bench: deps-bench
 	$(SWIFT) build -c release $(STATIC) --product blobcache
 	Benchmarks/run.sh
 
-# libFuzzer + AddressSanitizer on the HTTP request codec; FUZZ_SECONDS=600 make fuzz for longer.
+# libFuzzer + AddressSanitizer on every parser of untrusted bytes (Fuzz/*/main.swift), FUZZ_SECONDS
+# each; FUZZ_SECONDS=600 make fuzz for longer; Fuzz/build.sh TARGET SECONDS for one target.
 # Needs lld, which the Swift toolchain ships.
 FUZZ_SECONDS ?= 60
+FUZZ_SHORT_SECONDS ?= 20
 fuzz: deps-build
-	Fuzz/build.sh HTTPRequestParser $(FUZZ_SECONDS)
+	Fuzz/run-all.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build .build-fuzz

@@ -315,6 +315,11 @@ kv peers_node_hwm_kib_median "$hwm_median"
   echo "| peer requests answered: served / redirected / busy / refused | $(printf '%.0f' "${answered[served]}") / $(printf '%.0f' "${answered[redirected]}") / $(printf '%.0f' "${answered[busy]}") / $(printf '%.0f' "${answered[refused]}") | |"
   echo "| peak RSS (VmHWM) per node, max / median, MiB | $(mib "$hwm_max") / $(mib "$hwm_median") | |"
   echo
+  echo "On one machine the cluster's time includes every node's own copy — $nodes × $layer_mib MiB written,"
+  echo "hashed and fsynced on one disk and $(nproc) cores, and each byte crossing loopback twice (peer to node,"
+  echo "node to client) — which on a real cluster each node does in parallel on its own disk and cores; the"
+  echo "direct pulls store nothing. The figure that carries over is the origin's: one fetch per cluster."
+  echo
   echo "curl $(curl --version | awk 'NR == 1 { print $2 }'), docker-registry $(/usr/bin/docker-registry --version | awk '{ print $3 }')."
   echo "The origin's bytes are summed from its access log over the cluster's pulls."
 } > "$scratch/peers-results.md"

@@ -1,7 +1,8 @@
 // libFuzzer target for the request codec: a connection's byte stream (heads, bodies framed
 // by Content-Length or chunked, pipelined requests) fed whole, one byte at a time and in
 // strides must give the same log, and no result may claim bytes it was not given.
-// Built by Fuzz/build.sh together with the codec's sources.
+// Built by Fuzz/build.sh.
+@testable import BlobServer
 
 /// What a connection sees: heads, whole bodies, errors, and how much was left over.
 enum ConnectionEvent: Equatable {
