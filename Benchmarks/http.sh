@@ -47,24 +47,9 @@ small_count=${BENCH_HTTP_SMALL_BLOBS:-16}
 prefix=${BENCH_HTTP_PREFIX:-/v2/bench/blobs}
 prefix=${prefix%/}
 
-log() { echo "http.sh: $*" >&2; }
-kv() { echo "$1=$2"; }
-
-# ---------------------------------------------------------------------------------------------
-# Tools. Installed only when missing, so a prepared machine runs offline.
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v wrk >/dev/null || need+=(wrk)
-[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
-command -v curl >/dev/null || need+=(curl)
-command -v pgrep >/dev/null || need+=(procps)
-command -v python3 >/dev/null || need+=(python3)
-command -v bc >/dev/null || need+=(bc)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing: ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# shellcheck source=Benchmarks/common.sh
+. "$(dirname "$0")/common.sh"
+install_missing nginx-light:nginx wrk:wrk docker-registry:/usr/bin/docker-registry curl:curl procps:pgrep python3:python3 bc:bc
 
 # 2,000 concurrent client sockets plus as many server sockets: raise the descriptor limit as far
 # as this environment lets us (the hard limit may be below 65536 inside a sandbox).
@@ -73,41 +58,6 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4200 ]; then
   log "open-file limit $(ulimit -n) is too low for the 2,000-connection test"
   exit 1
 fi
-
-# ---------------------------------------------------------------------------------------------
-# Process bookkeeping: everything started goes into `started`, and the trap stops it all, also
-# when a step fails half-way.
-started=()
-# TERM, up to 10 s for a clean exit, then KILL. Children (nginx's workers) are noted first and
-# killed too if they outlive their parent, so a KILLed master leaves no orphan serving.
-stop_pid() {
-  local pid=$1 i children
-  children=$(pgrep -P "$pid" || true)
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" $children 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local pid
-  for pid in "${started[@]}"; do stop_pid "$pid"; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-forget_pid() {
-  local pid=$1 keep=() p
-  for p in "${started[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-  started=("${keep[@]}")
-}
-
-# A port the kernel just handed out and released: free unless something grabs it in between.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 # Waits until something answers HTTP on the port (any status), or the process dies.
 wait_http() {
@@ -125,12 +75,7 @@ wait_http() {
 
 # ---------------------------------------------------------------------------------------------
 # Numbers.
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else print v[int((NR + 1) / 2)] }'; }
-calc() { echo "$1" | bc -l; }
-isnum() { [[ $1 =~ ^[0-9.]+$ ]]; }
-ratio() { if isnum "$1" && isnum "$2" && [ "$(calc "$2 > 0")" = 1 ]; then printf '%.3f' "$(calc "$1 / $2")"; else echo n/a; fi; }
 int() { if isnum "$1"; then printf '%.0f' "$1"; else echo n/a; fi; }
-mib() { if isnum "$1"; then printf '%.1f' "$(calc "$1 / 1024")"; else echo n/a; fi; }   # KiB -> MiB
 mibs() { if isnum "$1"; then printf '%.0f' "$(calc "$1 / 1048576")"; else echo n/a; fi; }  # B/s -> MiB/s
 ms() { if isnum "$1"; then printf '%.3f' "$(calc "$1 / 1000000")"; else echo n/a; fi; }   # ns -> ms
 
@@ -144,7 +89,6 @@ cpu_ticks() {
   done
   echo "$total"
 }
-status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$2/status"; }
 sum_status_kib() {
   local key=$1 total=0 pid; shift
   for pid in "$@"; do total=$((total + $(status_kib "$key" "$pid"))); done
@@ -496,11 +440,11 @@ done
 # ---------------------------------------------------------------------------------------------
 # Ratios and the report fragment.
 b() { if [ "$only_anchors" = 1 ]; then echo n/a; else echo "$1"; fi; }
-r4k=$(ratio "$(b "${rps4k[blobcache]:-}")" "${rps4k[nginx]}")
-r4k_registry=$(ratio "${rps4k[registry]}" "${rps4k[nginx]}")
-r64=$(ratio "$(b "${bps64m[blobcache]:-}")" "${bps64m[nginx]}")
-rcpu=$(ratio "$(b "${cpu64m[blobcache]:-}")" "${cpu64m[nginx]}")
-rhwm=$(ratio "$(b "${hwm[blobcache]:-}")" "${hwm[nginx]}")
+r4k=$(ratio "$(b "${rps4k[blobcache]:-}")" "${rps4k[nginx]}" 3)
+r4k_registry=$(ratio "${rps4k[registry]}" "${rps4k[nginx]}" 3)
+r64=$(ratio "$(b "${bps64m[blobcache]:-}")" "${bps64m[nginx]}" 3)
+rcpu=$(ratio "$(b "${cpu64m[blobcache]:-}")" "${cpu64m[nginx]}" 3)
+rhwm=$(ratio "$(b "${hwm[blobcache]:-}")" "${hwm[nginx]}" 3)
 kv http_4k_ratio_blobcache_vs_nginx "$r4k"
 kv http_4k_ratio_registry_vs_nginx "$r4k_registry"
 kv http_64m_bps_ratio_blobcache_vs_nginx "$r64"

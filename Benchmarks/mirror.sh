@@ -35,79 +35,9 @@ results=${3:-}
 runs=${BENCH_MIRROR_RUNS:-3}
 clients=${BENCH_MIRROR_CLIENTS:-32}
 
-log() { echo "mirror.sh: $*" >&2; }
-kv() { echo "$1=$2"; }
-
-# ---------------------------------------------------------------------------------------------
-# Tools. Installed only when missing, so a prepared machine runs offline.
-need=()
-[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
-command -v skopeo >/dev/null || need+=(skopeo)
-command -v umoci >/dev/null || need+=(umoci)
-command -v jq >/dev/null || need+=(jq)
-command -v curl >/dev/null || need+=(curl)
-command -v python3 >/dev/null || need+=(python3)
-command -v bc >/dev/null || need+=(bc)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing: ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-# ---------------------------------------------------------------------------------------------
-# Process bookkeeping: everything started goes into `started`, and the trap stops it all, also
-# when a step fails half-way.
-started=()
-stop_pid() {  # TERM, up to 10 s for a clean exit, then KILL
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-forget_pid() {
-  local pid=$1 keep=() p
-  for p in "${started[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-  started=("${keep[@]}")
-}
-cleanup() {
-  local pid
-  for pid in "${started[@]}"; do stop_pid "$pid"; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A port the kernel just handed out and released: free unless something grabs it in between.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# Waits until the registry API answers 200 on the port, or the process dies.
-wait_registry_api() {
-  local port=$1 pid=$2 name=$3 i
-  for i in $(seq 300); do
-    kill -0 "$pid" 2>/dev/null || { log "$name exited during start-up"; return 1; }
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/" || true)" = 200 ] && return 0
-    sleep 0.1
-  done
-  log "$name did not answer on port $port within 30 s"
-  return 1
-}
-
-# ---------------------------------------------------------------------------------------------
-# Numbers.
-calc() { echo "$1" | bc -l; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else print v[int((NR + 1) / 2)] }'; }
-isnum() { [[ $1 =~ ^[0-9.]+$ ]]; }
-ratio() { if isnum "$1" && isnum "$2" && [ "$(calc "$2 > 0")" = 1 ]; then printf '%.2f' "$(calc "$1 / $2")"; else echo n/a; fi; }
-secs() { if isnum "$1"; then printf '%.3f' "$1"; else echo n/a; fi; }
-mib() { if isnum "$1"; then printf '%.1f' "$(calc "$1 / 1024")"; else echo n/a; fi; }  # KiB -> MiB
-now() { date +%s.%N; }
-since() { calc "$(now) - $1"; }
-status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$2/status"; }
+# shellcheck source=Benchmarks/common.sh
+. "$(dirname "$0")/common.sh"
+install_missing docker-registry:/usr/bin/docker-registry skopeo:skopeo umoci:umoci jq:jq curl:curl python3:python3 bc:bc
 
 # ---------------------------------------------------------------------------------------------
 # The image: 4 layers of fresh random bytes (48, 32, 16 and 4 MiB; umoci gzips them, and random
@@ -155,7 +85,7 @@ EOF
 /usr/bin/docker-registry serve "$origin_dir/config.yml" > "$origin_dir/access.log" 2> "$origin_dir/log" &
 origin_pid=$!
 started+=("$origin_pid")
-wait_registry_api "$origin_port" "$origin_pid" origin
+wait_registry_api "127.0.0.1:$origin_port" "$origin_pid" origin
 skopeo --insecure-policy copy --dest-tls-verify=false "oci:$image:v1" "docker://127.0.0.1:$origin_port/bench/image:v1" > /dev/null
 log "origin up on 127.0.0.1:$origin_port, image pushed"
 
@@ -170,7 +100,7 @@ start_blobcache() {
     --upstream "http://127.0.0.1:$origin_port" --log-level warn > "$scratch/blobcache.out" 2>> "$scratch/blobcache.err" &
   mirror_pid=$!
   started+=("$mirror_pid")
-  wait_registry_api "$mirror_port" "$mirror_pid" blobcache
+  wait_registry_api "127.0.0.1:$mirror_port" "$mirror_pid" blobcache
 }
 
 # docker-registry in proxy mode: stock settings, filesystem storage, the blob-descriptor cache
@@ -199,7 +129,7 @@ start_proxy() {
   /usr/bin/docker-registry serve "$proxy_dir/config.yml" >> "$proxy_dir/log" 2>&1 &
   mirror_pid=$!
   started+=("$mirror_pid")
-  wait_registry_api "$mirror_port" "$mirror_pid" docker-registry-proxy
+  wait_registry_api "127.0.0.1:$mirror_port" "$mirror_pid" docker-registry-proxy
 }
 
 stop_mirror() {

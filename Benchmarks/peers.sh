@@ -40,76 +40,15 @@ if ! [[ $nodes =~ ^[0-9]+$ ]] || [ "$nodes" -lt 2 ] || [ "$nodes" -gt 250 ]; the
   exit 2
 fi
 
-log() { echo "peers.sh: $*" >&2; }
-kv() { echo "$1=$2"; }
+# shellcheck source=Benchmarks/common.sh
+. "$(dirname "$0")/common.sh"
+install_missing docker-registry:/usr/bin/docker-registry skopeo:skopeo umoci:umoci jq:jq curl:curl openssl:openssl python3:python3 bc:bc
 
-# ---------------------------------------------------------------------------------------------
-# Tools. Installed only when missing, so a prepared machine runs offline.
-need=()
-[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
-command -v skopeo >/dev/null || need+=(skopeo)
-command -v umoci >/dev/null || need+=(umoci)
-command -v jq >/dev/null || need+=(jq)
-command -v curl >/dev/null || need+=(curl)
-command -v openssl >/dev/null || need+=(openssl)
-command -v python3 >/dev/null || need+=(python3)
-command -v bc >/dev/null || need+=(bc)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing: ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-# ---------------------------------------------------------------------------------------------
-# Process bookkeeping: everything started goes into `started`, and the trap stops it all, also
-# when a step fails half-way.
-started=()
-stop_pid() {  # TERM, up to 10 s for a clean exit, then KILL
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cluster_dir=$scratch/peers-cluster
-cleanup() {
-  local pid
-  # TERM to all first, so the nodes drain and exit side by side rather than one after another.
-  for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${started[@]}"; do stop_pid "$pid"; done
-  # A copy of the layer per node: gigabytes at the defaults.
-  rm -rf "$cluster_dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# A copy of the layer per node: gigabytes at the defaults.
+after_cleanup() { rm -rf "$cluster_dir"; }
 
-# Waits until the registry API answers 200 at host:port, or the process dies.
-wait_registry_api() {
-  local authority=$1 pid=$2 name=$3 i
-  for i in $(seq 300); do
-    kill -0 "$pid" 2>/dev/null || { log "$name exited during start-up"; return 1; }
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$authority/v2/" || true)" = 200 ] && return 0
-    sleep 0.1
-  done
-  log "$name did not answer on $authority within 30 s"
-  return 1
-}
-
-# ---------------------------------------------------------------------------------------------
-# Numbers.
-calc() { echo "$1" | bc -l; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else print v[int((NR + 1) / 2)] }'; }
 maximum() { sort -g | tail -n1; }
-isnum() { [[ $1 =~ ^[0-9.]+$ ]]; }
-ratio() { if isnum "$1" && isnum "$2" && [ "$(calc "$2 > 0")" = 1 ]; then printf '%.2f' "$(calc "$1 / $2")"; else echo n/a; fi; }
-secs() { if isnum "$1"; then printf '%.3f' "$1"; else echo n/a; fi; }
-mib() { if isnum "$1"; then printf '%.1f' "$(calc "$1 / 1024")"; else echo n/a; fi; }  # KiB -> MiB
-now() { date +%s.%N; }
-since() { calc "$(now) - $1"; }
-status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$2/status"; }
 
 # ---------------------------------------------------------------------------------------------
 # The image: one layer of fresh random bytes (umoci gzips it, and random bytes do not compress),

@@ -1,0 +1,81 @@
+# shellcheck shell=bash
+# Shared by the benchmark scripts (sourced, not run): logging, installing missing tools, process
+# bookkeeping that stops everything a script started, and number formatting. A script sets
+# `set -euo pipefail` itself, sources this, then may define `after_cleanup` for its own scratch.
+
+bench_name=$(basename "$0")
+log() { echo "$bench_name: $*" >&2; }
+kv() { echo "$1=$2"; }
+
+# install_missing PACKAGE:COMMAND...: apt-get installs the packages whose command is missing, so a
+# prepared machine runs offline. COMMAND may be a path (/usr/bin/docker-registry).
+install_missing() {
+  local need=() pair
+  for pair in "$@"; do command -v "${pair#*:}" >/dev/null || need+=("${pair%%:*}"); done
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+}
+
+# Process bookkeeping: everything started goes into `started`, and the trap stops it all, also
+# when a step fails half-way.
+started=()
+# TERM, up to 10 s for a clean exit, then KILL. Children (nginx's workers) are noted first and
+# killed too if they outlive their parent, so a KILLed master leaves no orphan serving.
+stop_pid() {
+  local pid=$1 _ children
+  children=$(pgrep -P "$pid" || true)
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  # shellcheck disable=SC2086 # the children are separate words
+  kill -KILL "$pid" $children 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+forget_pid() {
+  local pid=$1 keep=() p
+  for p in "${started[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+  started=("${keep[@]}")
+}
+cleanup() {
+  local pid
+  # TERM to all first, so many servers drain and exit side by side rather than one after another.
+  for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${started[@]}"; do stop_pid "$pid"; done
+  if declare -F after_cleanup >/dev/null; then after_cleanup; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port the kernel just handed out and released: free unless something grabs it in between.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until the registry API answers 200 at HOST:PORT, or the process dies.
+wait_registry_api() {
+  local authority=$1 pid=$2 name=$3 _
+  for _ in $(seq 300); do
+    kill -0 "$pid" 2>/dev/null || { log "$name exited during start-up"; return 1; }
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$authority/v2/" || true)" = 200 ] && return 0
+    sleep 0.1
+  done
+  log "$name did not answer on $authority within 30 s"
+  return 1
+}
+
+# Numbers: n/a passes through every formatter, so a failed measurement shows as such.
+calc() { echo "$1" | bc -l; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else print v[int((NR + 1) / 2)] }'; }
+isnum() { [[ $1 =~ ^[0-9.]+$ ]]; }
+# ratio A B [DIGITS]: A / B with DIGITS decimals (2).
+ratio() { if isnum "$1" && isnum "$2" && [ "$(calc "$2 > 0")" = 1 ]; then printf "%.${3:-2}f" "$(calc "$1 / $2")"; else echo n/a; fi; }
+secs() { if isnum "$1"; then printf '%.3f' "$1"; else echo n/a; fi; }
+mib() { if isnum "$1"; then printf '%.1f' "$(calc "$1 / 1024")"; else echo n/a; fi; }  # KiB -> MiB
+now() { date +%s.%N; }
+since() { calc "$(now) - $1"; }
+status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$2/status"; }
