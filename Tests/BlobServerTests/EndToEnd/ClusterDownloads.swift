@@ -75,21 +75,13 @@ enum ClusterDownloads {
         try run([Request(node: node, path: path)], keepingBodies: true, timeoutSeconds: timeoutSeconds)[0]
     }
 
-    /// One connection's progress: the head until it is whole, then the body's length and hash.
-    private final class Download {
+    /// One connection and its response.
+    private final class Download: ArrivingReply {
         let socket: Int32
-        let keepsBody: Bool
-        var headBytes: [UInt8] = []
-        var head: Curl.Reply?
-        var expected = 0
-        var received = 0
-        var body: [UInt8] = []
-        let hasher = StreamingHasher(.sha256)
-        var hasEnded = false
 
         init(connectingTo node: SocketAddress, keepsBody: Bool) throws {
             socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-            self.keepsBody = keepsBody
+            super.init(keepsBody: keepsBody)
             guard socket >= 0 else { throw EndToEndFailure("socket: errno \(errno)") }
             guard node.withSockaddr({ connect(socket, $0, $1) == 0 }) else {
                 throw EndToEndFailure("cannot connect to \(node): errno \(errno)")
@@ -97,23 +89,5 @@ enum ClusterDownloads {
         }
 
         deinit { close(socket) }
-
-        func take(_ bytes: ArraySlice<UInt8>) throws {
-            guard head == nil else { return consume(bytes) }
-            headBytes += bytes
-            guard let end = firstIndex(of: Array("\r\n\r\n".utf8), in: headBytes) else { return }
-            let reply = try Curl.parse(head: String(decoding: headBytes[..<end], as: UTF8.self), body: [])
-            head = reply
-            expected = reply.header("Content-Length").flatMap { Int($0) } ?? 0
-            consume(headBytes[(end + 4)...])
-            if expected == 0 { hasEnded = true }
-        }
-
-        private func consume(_ bytes: ArraySlice<UInt8>) {
-            bytes.withUnsafeBytes { hasher.update($0) }
-            if keepsBody { body += bytes }
-            received += bytes.count
-            if received >= expected { hasEnded = true }
-        }
     }
 }

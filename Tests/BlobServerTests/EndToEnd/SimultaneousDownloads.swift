@@ -49,33 +49,13 @@ enum SimultaneousDownloads {
         }
     }
 
-    /// One connection's progress: the head until it is whole, then the body's length and hash.
-    private final class Download {
+    /// One connection and its response.
+    private final class Download: ArrivingReply {
         let client: RawClient
-        var headBytes: [UInt8] = []
-        var head: Curl.Reply?
-        var expected = 0
-        var received = 0
-        let hasher = StreamingHasher(.sha256)
-        var hasEnded = false
 
-        init(client: RawClient) { self.client = client }
-
-        func take(_ bytes: ArraySlice<UInt8>) throws {
-            guard head == nil else { return consume(bytes) }
-            headBytes += bytes
-            guard let end = firstIndex(of: Array("\r\n\r\n".utf8), in: headBytes) else { return }
-            let reply = try Curl.parse(head: String(decoding: headBytes[..<end], as: UTF8.self), body: [])
-            head = reply
-            expected = reply.header("Content-Length").flatMap { Int($0) } ?? 0
-            consume(headBytes[(end + 4)...])
-            if expected == 0 { hasEnded = true }
-        }
-
-        private func consume(_ body: ArraySlice<UInt8>) {
-            body.withUnsafeBytes { hasher.update($0) }
-            received += body.count
-            if received >= expected { hasEnded = true }
+        init(client: RawClient) {
+            self.client = client
+            super.init(keepsBody: false)
         }
     }
 }
