@@ -182,6 +182,13 @@ import Testing
         #expect(try loader().load(arguments: ["--auth-token", "t", "--upstream", "https://a"], environment: [:]).upstreams.count == 1)
     }
 
+    /// Found by the ConfigurationLoader fuzzer: "=" and a combining mark after it are one
+    /// Character, so a split by characters found no "=" and called the flag unknown.
+    @Test func aValueStartingWithACombiningMarkIsSplitFromItsFlag() throws {
+        let configuration = try loader().load(arguments: ["--data-dir=\u{64B}mn"], environment: [:])
+        #expect(configuration.dataDirectory == "\u{64B}mn")
+    }
+
     @Test func aBareBooleanFlagMeansTrue() throws {
         let configuration = try loader().load(arguments: ["--anonymous-push", "--log-level", "warn"], environment: [:])
         #expect(configuration.anonymousPush && configuration.logLevel == .warn)

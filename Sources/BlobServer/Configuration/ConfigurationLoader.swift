@@ -202,9 +202,12 @@ public struct ConfigurationLoader {
             index += 1
             let name: String
             var value: String?
-            if let equals = word.firstIndex(of: "=") {
-                name = String(word[..<equals])
-                value = String(word[word.index(after: equals)...])
+            // Split by scalars, not characters: a value starting with a combining mark forms
+            // one character with the "=" before it.
+            let scalars = word.unicodeScalars
+            if let equals = scalars.firstIndex(of: "=") {
+                name = String(scalars[..<equals])
+                value = String(scalars[scalars.index(after: equals)...])
             } else {
                 name = word
             }
