@@ -242,7 +242,8 @@ public struct ConfigurationLoader {
             do {
                 if let clear = setting.clear {
                     clear(&configuration)
-                    for item in value.split(separator: ",") { try setting.apply(&configuration, String(item)) }
+                    // By scalars, like the flags: a combining mark after "," must not hide it.
+                    for item in value.unicodeScalars.split(separator: ",") { try setting.apply(&configuration, String(item)) }
                 } else {
                     try setting.apply(&configuration, value)
                 }
