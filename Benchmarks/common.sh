@@ -79,3 +79,74 @@ mib() { if isnum "$1"; then printf '%.1f' "$(calc "$1 / 1024")"; else echo n/a; 
 now() { date +%s.%N; }
 since() { calc "$(now) - $1"; }
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$2/status"; }
+
+# The origin: docker-registry on filesystem storage in $origin_dir, on a free port, with its
+# access log on: it is how the bytes the origin sent are counted ("GET <path> HTTP/1.1" <status>
+# <bytes>). start_origin DIR sets origin_dir, origin_port and origin_pid.
+start_origin() {
+  origin_dir=$1
+  origin_port=$(free_port)
+  rm -rf "$origin_dir"
+  mkdir -p "$origin_dir/data"
+  cat > "$origin_dir/config.yml" <<CONFIG
+version: 0.1
+log:
+  level: error
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: $origin_dir/data
+http:
+  addr: 127.0.0.1:$origin_port
+  secret: blobcache-bench-not-secret
+CONFIG
+  /usr/bin/docker-registry serve "$origin_dir/config.yml" > "$origin_dir/access.log" 2> "$origin_dir/log" &
+  origin_pid=$!
+  started+=("$origin_pid")
+  wait_registry_api "127.0.0.1:$origin_port" "$origin_pid" origin
+}
+
+# The origin's access log stops growing: its lines are written as responses complete.
+origin_log_settled() {
+  local before after _
+  after=$(wc -l < "$origin_dir/access.log")
+  for _ in $(seq 50); do
+    sleep 0.2
+    before=$after
+    after=$(wc -l < "$origin_dir/access.log")
+    [ "$before" = "$after" ] && return 0
+  done
+}
+
+# origin_layer_traffic LINE PATH: the bytes the origin sent for PATH, and its GETs of it, in its
+# access log from LINE on (a HEAD counts no body).
+origin_layer_traffic() {
+  tail -n +"$1" "$origin_dir/access.log" | awk -F'"' -v path="$2" '
+    { split($2, request, " "); if (request[2] == path) { split($3, numbers, " "); bytes += numbers[2]; if (request[1] == "GET") gets++ } }
+    END { print bytes + 0, gets + 0 }'
+}
+
+# build_image DIR MIB...: an OCI layout in DIR, tag v1, one layer of fresh random bytes per MIB
+# given (umoci gzips them, and random bytes do not compress), built offline with umoci. Sets
+# manifest_file, and layer and layer_size for the first layer.
+build_image() {
+  local image=$1 source=$1.source size manifest
+  shift
+  rm -rf "$image" "$source"
+  mkdir -p "$source"
+  umoci init --layout "$image"
+  umoci new --image "$image:v1"
+  for size in "$@"; do
+    head -c "${size}M" /dev/urandom > "$source/layer-$size.bin"
+    umoci insert --image "$image:v1" "$source/layer-$size.bin" "/data/layer-$size.bin" > /dev/null
+  done
+  umoci gc --layout "$image"
+  rm -rf "$source"
+  manifest=$(jq -r '.manifests[] | select(.annotations."org.opencontainers.image.ref.name" == "v1") | .digest' "$image/index.json")
+  manifest_file=$image/blobs/sha256/${manifest#sha256:}
+  # shellcheck disable=SC2034 # read by the script that sourced this
+  layer=$(jq -r '.layers[0].digest' "$manifest_file")
+  # shellcheck disable=SC2034
+  layer_size=$(jq -r '.layers[0].size' "$manifest_file")
+}

@@ -40,52 +40,16 @@ clients=${BENCH_MIRROR_CLIENTS:-32}
 install_missing docker-registry:/usr/bin/docker-registry skopeo:skopeo umoci:umoci jq:jq curl:curl python3:python3 bc:bc
 
 # ---------------------------------------------------------------------------------------------
-# The image: 4 layers of fresh random bytes (48, 32, 16 and 4 MiB; umoci gzips them, and random
-# bytes do not compress), built offline with umoci. layers[0] is the 48 MiB one.
+# The image: 4 layers (48, 32, 16 and 4 MiB); layers[0], the fan-out layer, is the 48 MiB one.
 image=$scratch/image
-rm -rf "$image" "$scratch/source"
-mkdir -p "$scratch/source"
-umoci init --layout "$image"
-umoci new --image "$image:v1"
-for size in 48 32 16 4; do
-  head -c "${size}M" /dev/urandom > "$scratch/source/layer-$size.bin"
-  umoci insert --image "$image:v1" "$scratch/source/layer-$size.bin" "/data/layer-$size.bin" > /dev/null
-done
-umoci gc --layout "$image"
-rm -rf "$scratch/source"
-manifest=$(jq -r '.manifests[] | select(.annotations."org.opencontainers.image.ref.name" == "v1") | .digest' "$image/index.json")
-manifest_file=$image/blobs/sha256/${manifest#sha256:}
-layer=$(jq -r '.layers[0].digest' "$manifest_file")
-layer_size=$(jq -r '.layers[0].size' "$manifest_file")
+build_image "$image" 48 32 16 4
 image_bytes=$(jq '([.layers[].size] | add) + .config.size' "$manifest_file")
 log "image ready: $(jq '.layers | length' "$manifest_file") layers, $image_bytes bytes; fan-out layer $layer ($layer_size bytes)"
 
 # ---------------------------------------------------------------------------------------------
 # Servers.
 
-# The origin: docker-registry on filesystem storage, with its access log on: it is how the bytes
-# the origin sent are counted ("GET <path> HTTP/1.1" <status> <bytes>).
-origin_dir=$scratch/origin
-origin_port=$(free_port)
-rm -rf "$origin_dir"
-mkdir -p "$origin_dir/data"
-cat > "$origin_dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  cache:
-    blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: $origin_dir/data
-http:
-  addr: 127.0.0.1:$origin_port
-  secret: blobcache-bench-not-secret
-EOF
-/usr/bin/docker-registry serve "$origin_dir/config.yml" > "$origin_dir/access.log" 2> "$origin_dir/log" &
-origin_pid=$!
-started+=("$origin_pid")
-wait_registry_api "127.0.0.1:$origin_port" "$origin_pid" origin
+start_origin "$scratch/origin"
 skopeo --insecure-policy copy --dest-tls-verify=false "oci:$image:v1" "docker://127.0.0.1:$origin_port/bench/image:v1" > /dev/null
 log "origin up on 127.0.0.1:$origin_port, image pushed"
 
@@ -155,25 +119,6 @@ pull_seconds() {
   echo "$seconds"
 }
 
-# The origin's access log stops growing: its lines are written as responses complete.
-origin_log_settled() {
-  local before after i
-  after=$(wc -l < "$origin_dir/access.log")
-  for i in $(seq 50); do
-    sleep 0.2
-    before=$after
-    after=$(wc -l < "$origin_dir/access.log")
-    [ "$before" = "$after" ] && return 0
-  done
-}
-
-# Bytes the origin sent for the layer, and its GETs of it, in its access log from line $1 on
-# (docker-registry's proxy also asks with a HEAD before each GET; those send no body).
-origin_layer_traffic() {
-  tail -n +"$1" "$origin_dir/access.log" | awk -F'"' -v path="/v2/bench/image/blobs/$layer" '
-    { split($2, request, " "); if (request[2] == path) { split($3, numbers, " "); bytes += numbers[2]; if (request[1] == "GET") gets++ } }
-    END { print bytes + 0, gets + 0 }'
-}
 
 # $clients concurrent GETs of the layer from port $1 (curl, bodies discarded): prints the wall time
 # in seconds, after checking that every client got 200 and the whole layer.
@@ -240,7 +185,7 @@ for r in $(seq "$runs"); do
     fanout_seconds "$mirror_port" >> "$scratch/fanout.$s"
     status_kib VmHWM "$mirror_pid" >> "$scratch/fanout-hwm.$s"
     origin_log_settled
-    read -r bytes gets < <(origin_layer_traffic "$first_line")
+    read -r bytes gets < <(origin_layer_traffic "$first_line" "/v2/bench/image/blobs/$layer")
     echo "$bytes" >> "$scratch/fanout-bytes.$s"
     echo "$gets" >> "$scratch/fanout-gets.$s"
     check_layer "$mirror_port"

@@ -51,48 +51,15 @@ after_cleanup() { rm -rf "$cluster_dir"; }
 maximum() { sort -g | tail -n1; }
 
 # ---------------------------------------------------------------------------------------------
-# The image: one layer of fresh random bytes (umoci gzips it, and random bytes do not compress),
-# built offline with umoci, as mirror.sh builds its image.
+# The image: one layer of $layer_mib MiB.
 image=$scratch/peers-image
-rm -rf "$image" "$scratch/peers-source"
-mkdir -p "$scratch/peers-source"
-umoci init --layout "$image"
-umoci new --image "$image:v1"
-head -c "${layer_mib}M" /dev/urandom > "$scratch/peers-source/layer.bin"
-umoci insert --image "$image:v1" "$scratch/peers-source/layer.bin" /data/layer.bin > /dev/null
-umoci gc --layout "$image"
-rm -rf "$scratch/peers-source"
-manifest=$(jq -r '.manifests[] | select(.annotations."org.opencontainers.image.ref.name" == "v1") | .digest' "$image/index.json")
-manifest_file=$image/blobs/sha256/${manifest#sha256:}
-layer=$(jq -r '.layers[0].digest' "$manifest_file")
-layer_size=$(jq -r '.layers[0].size' "$manifest_file")
+build_image "$image" "$layer_mib"
 layer_path=/v2/bench/peers/blobs/$layer
 log "image ready: layer $layer ($layer_size bytes)"
 
 # ---------------------------------------------------------------------------------------------
-# The origin: docker-registry on filesystem storage, with its access log on: it is how the bytes
-# the origin sent are counted ("GET <path> HTTP/1.1" <status> <bytes>).
-origin_dir=$scratch/peers-origin
-origin_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-rm -rf "$origin_dir"
-mkdir -p "$origin_dir/data"
-cat > "$origin_dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  cache:
-    blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: $origin_dir/data
-http:
-  addr: 127.0.0.1:$origin_port
-  secret: blobcache-bench-not-secret
-EOF
-/usr/bin/docker-registry serve "$origin_dir/config.yml" > "$origin_dir/access.log" 2> "$origin_dir/log" &
-origin_pid=$!
-started+=("$origin_pid")
-wait_registry_api "127.0.0.1:$origin_port" "$origin_pid" origin
+# The origin (common.sh), holding the image.
+start_origin "$scratch/peers-origin"
 skopeo --insecure-policy copy --dest-tls-verify=false "oci:$image:v1" "docker://127.0.0.1:$origin_port/bench/peers:v1" > /dev/null
 rm -rf "$image"
 log "origin up on 127.0.0.1:$origin_port, image pushed"
@@ -144,24 +111,6 @@ log "$nodes nodes up on port $port, each knowing the other $((nodes - 1))"
 # ---------------------------------------------------------------------------------------------
 # Measurements.
 
-# The origin's access log stops growing: its lines are written as responses complete.
-origin_log_settled() {
-  local before after i
-  after=$(wc -l < "$origin_dir/access.log")
-  for i in $(seq 50); do
-    sleep 0.2
-    before=$after
-    after=$(wc -l < "$origin_dir/access.log")
-    [ "$before" = "$after" ] && return 0
-  done
-}
-
-# Bytes the origin sent for the layer, and its GETs of it, in its access log from line $1 on.
-origin_layer_traffic() {
-  tail -n +"$1" "$origin_dir/access.log" | awk -F'"' -v path="$layer_path" '
-    { split($2, request, " "); if (request[2] == path) { split($3, numbers, " "); bytes += numbers[2]; if (request[1] == "GET") gets++ } }
-    END { print bytes + 0, gets + 0 }'
-}
 
 # One concurrent GET of the layer from each authority given, each body hashed as it arrives:
 # prints the wall time in seconds, after checking that every client got the layer's exact bytes.
@@ -201,7 +150,7 @@ node_authorities=()
 for host in "${hosts[@]}"; do node_authorities+=("$host:$port"); done
 cluster_seconds=$(pull_all_seconds "${node_authorities[@]}")
 origin_log_settled
-read -r upstream_bytes upstream_gets < <(origin_layer_traffic "$first_line")
+read -r upstream_bytes upstream_gets < <(origin_layer_traffic "$first_line" "$layer_path")
 log "$nodes nodes each pulling from their own node: $(secs "$cluster_seconds") s, $upstream_gets origin GETs, $upstream_bytes bytes"
 
 : > "$scratch/peers-hwm"
