@@ -129,11 +129,20 @@ public final class RegistryHandler: Sendable {
     }
 
     /// Hands a request body to `sink`. A request without a body goes straight to `finish`, on a
-    /// worker, since finishing writes to the disk.
+    /// worker, since finishing writes to the disk. A Content-Length no file could hold is 413
+    /// before the store is asked (the sink is abandoned: an upload session stays as it was): the
+    /// store would call it a full disk (507), which a client may retry elsewhere.
     func receive(_ sink: some RequestBodySink, _ head: HTTPRequestHead) -> HandlerAction {
         if case .none = head.body { return .blocking { .respond(sink.finish()) } }
+        if case .contentLength(let length) = head.body, length > Self.maxBodyBytes {
+            sink.abandon()
+            return .respond(.oci(.sizeInvalid, status: 413, detail: "a blob holds at most \(Self.maxBodyBytes) bytes"))
+        }
         return .receiveBody(sink)
     }
+
+    /// The most bytes a file offset (`off_t`) can count.
+    static let maxBodyBytes = UInt64(Int64.max)
 
     /// The Content-Length of a request, when it has one.
     static func contentLength(_ head: HTTPRequestHead) -> UInt64? {
