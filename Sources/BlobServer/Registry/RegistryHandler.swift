@@ -13,8 +13,9 @@ import Synchronization
 /// Ownership: the handler owns the upload sessions (and their temporary files) and the
 /// registry's metadata directory under `<store.path>/registry` (see `RegistryMetadata`).
 ///
-/// Answers common to every route: a path that is no route is 404 NAME_UNKNOWN; a method the
-/// route lacks is 405 UNSUPPORTED with `Allow`; a malformed query is 400 UNSUPPORTED; an `ns`
+/// Answers common to every route: a method the server does not know is 501 UNSUPPORTED; a path
+/// that is no route is 404 NAME_UNKNOWN; a method the route lacks is 405 UNSUPPORTED with
+/// `Allow`; a malformed query is 400 UNSUPPORTED; an `ns`
 /// that is not a registry host name is 400 NAME_INVALID, and a valid one is echoed in
 /// `OCI-Namespace` on every answer; a missing credential is 401 (see `AccessPolicy`); server
 /// failures are 500, or 507 when the disk stays full, with the code `UNKNOWN`. Route-specific
@@ -51,6 +52,11 @@ public final class RegistryHandler: Sendable {
     /// Decides what to do with `request`, and names the route it is counted under. Never blocks.
     public func handle(_ request: RequestContext) -> (RouteLabel, HandlerAction) {
         let head = request.head
+        // RFC 9110 §9.1: a method the server does not know is 501 wherever it is sent; 405 is
+        // for a known method the route does not take.
+        guard head.method != .other else {
+            return (.unknown, .respond(.oci(.unsupported, status: 501, detail: "unknown method")))
+        }
         let route: Route
         do { route = try Route(path: Substring(head.path)) } catch {
             return (.unknown, .respond(Response(error)))
