@@ -8,7 +8,7 @@ STATIC := --static-swift-stdlib
 
 # Debian packages each job needs; installed only when missing.
 BUILD_PACKAGES := libssl-dev libzstd-dev pkg-config
-TEST_PACKAGES := $(BUILD_PACKAGES) util-linux openssl curl jq skopeo umoci containerd docker-registry procps dnsmasq-base
+TEST_PACKAGES := $(BUILD_PACKAGES) util-linux iproute2 openssl curl jq skopeo umoci containerd docker-registry procps dnsmasq-base
 BENCH_PACKAGES := $(TEST_PACKAGES) coreutils bc nginx-light wrk gnuplot-nox
 
 .PHONY: all build run test bench fuzz clean deps-build deps-test deps-bench

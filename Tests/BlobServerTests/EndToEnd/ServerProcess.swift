@@ -1,8 +1,8 @@
 import Glibc
 import TestSupport
 
-/// One `blobcache serve` process on 127.0.0.1 and a port the kernel picked, started from the
-/// executable built next to this test binary.
+/// One `blobcache serve` process on 127.0.0.1 (or another `host`) and a port the kernel picked,
+/// started from the executable built next to this test binary.
 ///
 /// Cleanup: the process is SIGKILLed and reaped when the value goes away (`ChildProcess`), so a
 /// test that fails half-way leaves nothing running. `stop` ends it on purpose and reports how.
@@ -10,6 +10,8 @@ final class ServerProcess {
     static var executable: String { ChildProcess.buildProductsDirectory + "/blobcache" }
 
     let process: ChildProcess
+    /// The IPv4 address it listens on.
+    let host: String
     let port: UInt16
     let dataDirectory: String
     /// Where its log (stderr) goes when the test asked for one; otherwise it shares the test's stderr.
@@ -19,42 +21,46 @@ final class ServerProcess {
     private(set) var exitStatus: ExitStatus?
 
     var pid: pid_t { process.pid }
-    /// `http://127.0.0.1:PORT`
-    var baseURL: String { "http://127.0.0.1:\(port)" }
-    /// `127.0.0.1:PORT`, as registry clients name the registry.
-    var authority: String { "127.0.0.1:\(port)" }
+    /// `http://HOST:PORT`
+    var baseURL: String { "http://\(host):\(port)" }
+    /// `HOST:PORT`, as registry clients name the registry.
+    var authority: String { "\(host):\(port)" }
     /// What it has logged so far, when it logs to `logFile`.
     var log: String { logFile.flatMap(Files.text) ?? "" }
 
     /// Starts `blobcache serve` on `dataDirectory` and waits (up to 15 s) for its ready line.
-    /// With `logFile`, its log lines are appended there, so a test can read them.
-    init(dataDirectory: String, arguments: [String] = [], logFile: String? = nil) throws {
+    /// With `logFile`, its log lines are appended there, so a test can read them. It listens on
+    /// `host` (port 0); `launcher` is a command that runs it, and must exec it so the pid is
+    /// blobcache's (`nsenter --net=…`, to serve inside a `NetworkNamespace`).
+    init(dataDirectory: String, arguments: [String] = [], logFile: String? = nil, host: String = "127.0.0.1", launcher: [String] = []) throws {
         guard access(Self.executable, X_OK) == 0 else {
             throw EndToEndFailure("\(Self.executable) is missing: build the package's products (swift build --build-tests)")
         }
         self.dataDirectory = dataDirectory
         self.logFile = logFile
-        let serve = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warn"] + arguments
+        self.host = host
+        let serve = ["serve", "--listen", "\(host):0", "--data-dir", dataDirectory, "--log-level", "warn"] + arguments
+        let command = launcher + [Self.executable] + serve
         if let logFile {
             // `exec`: the shell becomes blobcache, so the pid and the signals are its own.
-            process = try ChildProcess("/bin/sh", ["-c", "log=$1; shift; exec \"$0\" \"$@\" 2>>\"$log\"", Self.executable, logFile] + serve)
+            process = try ChildProcess("/bin/sh", ["-c", "log=$1; shift; exec \"$0\" \"$@\" 2>>\"$log\"", command[0], logFile] + command.dropFirst())
         } else {
-            process = try ChildProcess(Self.executable, serve)
+            process = try ChildProcess(command[0], Array(command.dropFirst()))
         }
         guard let line = process.readLine(timeoutMilliseconds: 15_000) else {
             let status = process.signalAndWait(SIGKILL)
             throw EndToEndFailure("blobcache serve printed no ready line within 15 s (\(ExitStatus(raw: status)))")
         }
-        guard let port = Self.port(in: line) else {
-            throw EndToEndFailure("no http://127.0.0.1:PORT in the ready line: \(line)")
+        guard let port = Self.port(in: line, host: host) else {
+            throw EndToEndFailure("no http://\(host):PORT in the ready line: \(line)")
         }
         readyLine = line
         self.port = port
     }
 
-    /// The port in `… listening on http://127.0.0.1:PORT …`.
-    static func port(in line: String) -> UInt16? {
-        let marker = "http://127.0.0.1:"
+    /// The port in `… listening on http://HOST:PORT …`.
+    static func port(in line: String, host: String = "127.0.0.1") -> UInt16? {
+        let marker = "http://\(host):"
         guard let start = line.firstRange(of: marker)?.upperBound else { return nil }
         let digits = line[start...].prefix { $0.isASCII && $0.isNumber }
         guard let port = UInt16(digits), port > 0 else { return nil }
@@ -98,7 +104,7 @@ final class ServerProcess {
 
     /// A raw-socket client connected to the server.
     func client(timeoutSeconds: Int = 10) throws -> RawClient {
-        try RawClient(port: port, timeoutSeconds: timeoutSeconds)
+        try RawClient(host: host, port: port, timeoutSeconds: timeoutSeconds)
     }
 
     /// One request on a fresh connection, with `Connection: close`; the reply.
