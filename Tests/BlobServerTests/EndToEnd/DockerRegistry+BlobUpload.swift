@@ -22,17 +22,18 @@ extension DockerRegistry {
     }
 
     /// The monolithic upload of the distribution spec with curl: POST for a session, then PUT
-    /// the whole body with `?digest=`.
+    /// the whole body with `?digest=`. Over TLS, curl trusts the registry's test CA.
     private func upload(fileAt file: String, to repository: String) throws -> Digest {
         _ = try ExternalTool.require("curl", package: "curl")
+        let trust = certificateAuthority.map { "--cacert \(shellQuoted($0.certificate))" } ?? ""
         let run = try ExternalTool.shell("""
             set -e
             digest=sha256:$(sha256sum \(shellQuoted(file)) | cut -d' ' -f1)
-            location=$(curl -sS -f -X POST -D - -o /dev/null \(shellQuoted("\(baseURL)/v2/\(repository)/blobs/uploads/")) \
+            location=$(curl -sS -f \(trust) -X POST -D - -o /dev/null \(shellQuoted("\(baseURL)/v2/\(repository)/blobs/uploads/")) \
               | tr -d '\\r' | sed -n 's/^[Ll]ocation: //p')
             case $location in /*) location=\(shellQuoted(baseURL))$location ;; esac
             case $location in *\\?*) separator='&' ;; *) separator='?' ;; esac
-            curl -sS -f -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \
+            curl -sS -f \(trust) -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \
               --data-binary @\(shellQuoted(file)) "$location${separator}digest=$digest"
             echo "digest=$digest"
             """).check()

@@ -29,17 +29,20 @@ final class ServerProcess {
     var log: String { logFile.flatMap(Files.text) ?? "" }
 
     /// Starts `blobcache serve` on `dataDirectory` and waits (up to 15 s) for its ready line.
-    /// With `logFile`, its log lines are appended there, so a test can read them. It listens on
-    /// `host` (port 0); `launcher` is a command that runs it, and must exec it so the pid is
-    /// blobcache's (`nsenter --net=…`, to serve inside a `NetworkNamespace`).
-    init(dataDirectory: String, arguments: [String] = [], logFile: String? = nil, host: String = "127.0.0.1", launcher: [String] = []) throws {
+    /// With `logFile`, its log lines (from `logLevel` up) are appended there, so a test can read
+    /// them. It listens on `host` (port 0); `launcher` is a command that runs it, and must exec it
+    /// so the pid is blobcache's (`nsenter --net=…`, to serve inside a `NetworkNamespace`).
+    init(
+        dataDirectory: String, arguments: [String] = [], logFile: String? = nil, logLevel: String = "warn", host: String = "127.0.0.1",
+        launcher: [String] = []
+    ) throws {
         guard access(Self.executable, X_OK) == 0 else {
             throw EndToEndFailure("\(Self.executable) is missing: build the package's products (swift build --build-tests)")
         }
         self.dataDirectory = dataDirectory
         self.logFile = logFile
         self.host = host
-        let serve = ["serve", "--listen", "\(host):0", "--data-dir", dataDirectory, "--log-level", "warn"] + arguments
+        let serve = ["serve", "--listen", "\(host):0", "--data-dir", dataDirectory, "--log-level", logLevel] + arguments
         let command = launcher + [Self.executable] + serve
         if let logFile {
             // `exec`: the shell becomes blobcache, so the pid and the signals are its own.
