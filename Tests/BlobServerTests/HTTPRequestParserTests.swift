@@ -117,6 +117,9 @@ enum HTTPTestFeeding {
         .init(name: "an absolute-form target without a path", request: "GET http://example.com HTTP/1.1\r\nHost: a\r\n\r\n"),
         .init(name: "an HTTPS absolute-form target with only a query", request: "GET HTTPS://h?q HTTP/1.1\r\nHost: a\r\n\r\n", query: "q"),
         .init(name: "HTTP/1.0 without a Host", request: "GET / HTTP/1.0\r\n\r\n", version: .http1_0, keepAlive: false),
+        .init(name: "an empty Host", request: "GET / HTTP/1.1\r\nHost:\r\n\r\n"),
+        .init(name: "an IPv6 Host with a port", request: "GET / HTTP/1.1\r\nHost: [::1]:5000\r\n\r\n"),
+        .init(name: "a Host with every reg-name character", request: "GET / HTTP/1.1\r\nHost: a-b.c_d~e%41!$&'()*+,;=:80\r\n\r\n"),
         .init(
             name: "HTTP/1.0 with keep-alive", request: "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
             version: .http1_0, keepAlive: true),
@@ -218,6 +221,10 @@ enum HTTPTestFeeding {
         .init(name: "HTTP/1.1 without Host", request: "GET / HTTP/1.1\r\nX: a\r\n\r\n", error: .missingHost),
         .init(name: "two Hosts", request: "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", error: .duplicateHost),
         .init(name: "two Hosts on HTTP/1.0", request: "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", error: .duplicateHost),
+        .init(name: "a space inside Host", request: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", error: .invalidHost),
+        .init(name: "a path in Host", request: "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", error: .invalidHost),
+        .init(name: "userinfo in Host", request: "GET / HTTP/1.1\r\nHost: u:p@a\r\n\r\n", error: .invalidHost),
+        .init(name: "a byte past ASCII in Host", request: "GET / HTTP/1.1\r\nHost: caf\u{E9}\r\n\r\n", error: .invalidHost),
         .init(name: "a method with a separator", request: "G@T / HTTP/1.1\r\nHost: a\r\n\r\n", error: .invalidMethod),
         .init(name: "a request line starting with a space", request: " GET / HTTP/1.1\r\nHost: a\r\n\r\n", error: .invalidMethod),
         .init(name: "a method alone", request: "GET\r\nHost: a\r\n\r\n", error: .malformedRequestLine),
@@ -307,7 +314,7 @@ enum HTTPTestFeeding {
         (.malformedRequestLine, 400), (.invalidTarget, 400), (.invalidVersion, 400), (.bareLineFeed, 400),
         (.bareCarriageReturn, 400), (.nulCharacter, 400), (.invalidHeaderName, 400), (.invalidHeaderValue, 400),
         (.missingColon, 400), (.whitespaceBeforeColon, 400), (.obsoleteLineFolding, 400), (.missingHost, 400),
-        (.duplicateHost, 400), (.invalidContentLength, 400), (.conflictingContentLength, 400),
+        (.duplicateHost, 400), (.invalidHost, 400), (.invalidContentLength, 400), (.conflictingContentLength, 400),
         (.contentLengthWithTransferEncoding, 400), (.invalidTransferEncoding, 400),
     ]
 

@@ -42,6 +42,8 @@ public enum HTTPParseError: Error, Hashable, Sendable {
     case missingHost
     /// More than one Host field.
     case duplicateHost
+    /// A Host value that cannot be `uri-host [":" port]` (RFC 9112 §3.2 asks for a 400).
+    case invalidHost
     /// A Content-Length that is not digits or does not fit in 64 bits.
     case invalidContentLength
     /// Content-Length values that differ from each other.
@@ -69,7 +71,7 @@ public enum HTTPParseError: Error, Hashable, Sendable {
         case .invalidMethod, .malformedRequestLine, .invalidTarget, .invalidVersion,
             .bareLineFeed, .bareCarriageReturn, .nulCharacter, .invalidHeaderName,
             .invalidHeaderValue, .missingColon, .whitespaceBeforeColon, .obsoleteLineFolding,
-            .missingHost, .duplicateHost, .invalidContentLength, .conflictingContentLength,
+            .missingHost, .duplicateHost, .invalidHost, .invalidContentLength, .conflictingContentLength,
             .contentLengthWithTransferEncoding, .invalidTransferEncoding:
             400
         }

@@ -21,6 +21,7 @@ struct HTTPRequestHeadFacts: Hashable, Sendable {
         case 4 where Syntax.equalsIgnoringCase(name, "host"):
             hostCount += 1
             if hostCount > 1 { throw .duplicateHost }
+            guard field.value.allSatisfy(Self.isHostByte) else { throw .invalidHost }
         case 6 where Syntax.equalsIgnoringCase(name, "expect"):
             Syntax.forEachListElement(field.value) { element in
                 if Syntax.equalsIgnoringCase(element, "100-continue") { expectContinue = true }
@@ -46,6 +47,17 @@ struct HTTPRequestHeadFacts: Hashable, Sendable {
             if transferCodings == codingsBefore { emptyTransferEncoding = true }
         default:
             break
+        }
+    }
+
+    /// What `uri-host [":" port]` is made of (RFC 3986 §3.2.2: unreserved, pct-encoded,
+    /// sub-delims, and the brackets and colons of IP literals and ports). Whitespace, `/`, `?`,
+    /// `#`, `@` and bytes past ASCII are not, so a Host that another hop would read as a
+    /// different authority is refused.
+    private static func isHostByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: "-._~%!$&'()*+,;=:[]".utf8.contains(byte)
         }
     }
 
