@@ -51,6 +51,9 @@ extension EndToEnd {
                 HostileRow("a header line ending in a bare LF", put + "X-A: b\n\r\n", HTTPParseError.bareLineFeed.status),
                 HostileRow("HTTP/1.1 without Host", "GET /blobs/\(digest) HTTP/1.1\r\n\r\n", HTTPParseError.missingHost.status),
                 HostileRow("two Host fields", put + "Host: y\r\n\r\n", HTTPParseError.duplicateHost.status),
+                HostileRow("a Host with a space", "GET /blobs/\(digest) HTTP/1.1\r\nHost: a b\r\n\r\n", HTTPParseError.invalidHost.status),
+                HostileRow("a Host with a path", "GET /blobs/\(digest) HTTP/1.1\r\nHost: a/../b\r\n\r\n", HTTPParseError.invalidHost.status),
+                HostileRow("a Host with userinfo", "GET /blobs/\(digest) HTTP/1.1\r\nHost: evil@a\r\n\r\n", HTTPParseError.invalidHost.status),
             ]
         }
 

@@ -17,13 +17,14 @@ final class HostileServer {
     let canary: String
     let canaryBytes = Array("the canary must stay as it is\n".utf8)
 
-    /// Inside `namespace` the server listens on its non-loopback address, where writes may be
-    /// refused, so the known blob goes into the data directory through the store before it
-    /// starts; on loopback it is PUT like any client's.
+    /// Where the server runs, when not on loopback.
     let namespace: NetworkNamespace?
     /// Sent with the known blob's GET: the credential when pulls need one.
     let pullHeaders: [String]
 
+    /// Inside `namespace` the server listens on its non-loopback address, where writes may be
+    /// refused, so the known blob goes into the data directory through the store before it
+    /// starts; on loopback it is PUT like any client's.
     init(arguments: [String] = [], namespace: NetworkNamespace? = nil, pullHeaders: [String] = []) throws {
         canary = directory.file("canary")
         try Files.write(canaryBytes, to: canary)
