@@ -16,7 +16,7 @@ extension EndToEnd {
     /// The bounds come from the upstream client's defaults (`UpstreamClient.Configuration`; the
     /// server has no flags for them): connect 10 s, first byte 30 s, a body stall 30 s, 3
     /// retries with 0.2 s backoff doubling, `Retry-After` waited up to 10 s, 5 resumes.
-    /// The rows run in parallel, each with its own upstream and server.
+    /// Rows run in parallel (about one per core), each with its own upstream and server.
     @Suite("EndToEnd: upstream faults through the mirror")
     struct UpstreamFaultTests {
         static let defaults = UpstreamClient.Configuration(baseURL: "http://127.0.0.1", environment: [:])
@@ -69,11 +69,8 @@ extension EndToEnd {
         }
 
         static let rows: [Row] = [
-            Row(name: "a slow drip that ends within the timeouts", upstream: .serving(.drip(bytesPerSecond: 16 << 10)),
-                blobSize: 64 << 10, get: .exactBytes, head: .exactBytes, boundSeconds: 20) { evidence throws in
-                // One fill for every client, the bytes streamed as they dripped in.
-                #expect(evidence.upstream?.blobGets.count == 1)
-            },
+            // The two rows that wait out a 30 s timeout first: tests run about one per core, so
+            // started together they overlap instead of adding up.
             Row(name: "a body that stalls past the body timeout, then resumes", upstream: .serving(.stallUnranged(afterBytes: 64 << 10)),
                 get: .exactBytes, head: .exactBytes, boundSeconds: defaults.idleTimeoutSeconds + 20) { evidence throws in
                 let gets = evidence.upstream?.blobGets ?? []
@@ -83,6 +80,17 @@ extension EndToEnd {
                     #expect(gets[1].arrival - gets[0].arrival >= defaults.idleTimeoutSeconds - 1)
                 }
                 #expect(try evidence.server.metric("blobcache_upstream_resumes_total") == 1)
+            },
+            Row(name: "a request never answered", upstream: .serving(.silence),
+                get: .cleanError(status: 502, code: "UNKNOWN"), head: .cleanError(status: 502, code: "UNKNOWN"),
+                boundSeconds: defaults.firstByteTimeoutSeconds + 15) { evidence throws in
+                // A timeout is not retried: one GET, one HEAD.
+                #expect(evidence.upstream?.received.count == 2)
+            },
+            Row(name: "a slow drip that ends within the timeouts", upstream: .serving(.drip(bytesPerSecond: 16 << 10)),
+                blobSize: 64 << 10, get: .exactBytes, head: .exactBytes, boundSeconds: 20) { evidence throws in
+                // One fill for every client, the bytes streamed as they dripped in.
+                #expect(evidence.upstream?.blobGets.count == 1)
             },
             Row(name: "a reset mid-body, then a range", upstream: .serving(.resetUnranged(afterBytes: 100_000)),
                 get: .exactBytes, head: .exactBytes, boundSeconds: 10) { evidence throws in
@@ -138,12 +146,6 @@ extension EndToEnd {
             Row(name: "a host name that does not resolve", upstream: .unresolvable,
                 get: .cleanError(status: 502, code: "UNKNOWN"), head: .cleanError(status: 502, code: "UNKNOWN"), boundSeconds: 10) { evidence throws in
                 #expect(try evidence.server.metric("blobcache_upstream_transport_failures_total") ?? 0 >= Double(2 * (1 + defaults.maxRetries)))
-            },
-            Row(name: "a request never answered", upstream: .serving(.silence),
-                get: .cleanError(status: 502, code: "UNKNOWN"), head: .cleanError(status: 502, code: "UNKNOWN"),
-                boundSeconds: defaults.firstByteTimeoutSeconds + 15) { evidence throws in
-                // A timeout is not retried: one GET, one HEAD.
-                #expect(evidence.upstream?.received.count == 2)
             },
         ]
 
