@@ -302,6 +302,9 @@ final class EventLoop: @unchecked Sendable {
             return false
         case .complete(let head, let consumed):
             connection.start += consumed
+            // Nothing read past the head: the buffer goes back now, not when the response
+            // ends, so slow readers of long responses do not hold the pool.
+            releaseBufferIfEmpty(connection)
             begin(connection, head)
             return true
         case .error(let error):

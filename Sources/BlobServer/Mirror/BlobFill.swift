@@ -16,6 +16,9 @@ final class BlobFill: Sendable {
         case stored
         /// The upstream does not have it.
         case absent
+        /// The upstream could not be asked, or refused after the retries: answered as any
+        /// upstream failure is (`Mirror.upstreamFailure`), so a 429 reaches the client as 429.
+        case upstreamFailed(UpstreamError)
         /// The upstream or the disk failed; the detail is for the client and the log.
         case failed(String)
     }

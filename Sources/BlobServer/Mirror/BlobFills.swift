@@ -102,7 +102,7 @@ final class BlobFills: Sendable {
             response = try target.upstream.send(UpstreamRequest(method: .get, path: path, repository: target.repository))
         } catch {
             log(.warn, "blob fill failed", error.description)
-            return .failed(error.description)
+            return .upstreamFailed(error)
         }
         guard response.status == 200 else {
             response.abandon()

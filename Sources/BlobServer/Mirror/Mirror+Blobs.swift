@@ -35,6 +35,8 @@ extension Mirror {
             .respond(Response(status: 200, body: .blob(digest, contentType: blobContentType, isManifest: false)))
         case .absent:
             .respond(.oci(.blobUnknown, detail: "\(digest) is not in the upstream either"))
+        case .upstreamFailed(let error):
+            .respond(upstreamFailure(error, what: "fetching \(digest) from the upstream"))
         case .failed(let detail):
             .respond(.serverFailure(status: 502, detail: "fetching \(digest) from the upstream failed: \(detail)"))
         }
