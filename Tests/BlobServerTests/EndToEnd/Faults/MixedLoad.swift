@@ -1,0 +1,168 @@
+import BlobStore
+import Synchronization
+import TestSupport
+
+/// The kill test's traffic against one server process: client threads that upload (monolithic
+/// `POST ?digest=`, and `POST`+`PATCH`+`PUT` sessions) random bytes whose digests they compute,
+/// fill cold blobs through the mirror, and read acknowledged blobs back, all at once, each
+/// request on its own connection, until the server is killed.
+///
+/// Acknowledged blobs go to the ledger. Until `serverWillDie`, a request that breaks or gets an
+/// unexpected answer is a violation; afterwards a broken request is one the kill cut off
+/// (`interrupted`), and the threads end. A complete answer is judged the same either way: the
+/// kill cannot make a wrong one right. `start`, `serverWillDie` and `join` are for the test's
+/// thread; the rest is thread-safe.
+final class MixedLoad: Sendable {
+    enum Role {
+        case monolithicUpload, sessionUpload, fill, read
+    }
+
+    /// One thread each; fills take two, as cold fills are the slow path worth racing.
+    static let roles: [Role] = [.monolithicUpload, .sessionUpload, .fill, .fill, .read]
+
+    private let port: UInt16
+    private let upstream: UpstreamBlobs
+    private let ledger: AcknowledgedBlobs
+    /// Where uploads go (the mirror takes them with `--mirror-push`).
+    private let repository: String
+    /// Cold fills this round may still start, so the upstream's blobs last for every round.
+    private let coldFillsLeft: Atomic<Int>
+    /// When cold fills start (monotonic seconds): the test puts it shortly before the kill, so
+    /// that fills are in flight, at every stage, when it lands.
+    private let coldFillsFrom: Double
+    private let killing = Atomic<Bool>(false)
+    private let interruptedCount = Atomic<Int>(0)
+    private let threads = Mutex<[SystemThread]>([])
+
+    /// Uploads are 4 KiB to 4 MiB.
+    static let uploadSizes = (lower: 4 << 10, upper: 4 << 20)
+
+    init(port: UInt16, upstream: UpstreamBlobs, coldFills: Int, from: Double, ledger: AcknowledgedBlobs, repository: String) {
+        self.port = port
+        coldFillsLeft = Atomic(coldFills)
+        coldFillsFrom = from
+        self.upstream = upstream
+        self.ledger = ledger
+        self.repository = repository
+    }
+
+    /// Starts one thread per role, each with its own generator derived from `seed`.
+    func start(seed: UInt64) {
+        for (index, role) in Self.roles.enumerated() {
+            let thread = SystemThread(name: "fault-load-\(index)") { [self] in
+                var random = SplitMix64(state: seed &+ UInt64(index) &* 0x9E37_79B9)
+                while !killing.load(ordering: .acquiring) {
+                    do { try perform(role, &random) } catch { ledger.violation("\(role): \(error)") }
+                }
+            }
+            threads.withLock { $0.append(thread) }
+        }
+    }
+
+    /// Call just before killing the server: from now on broken requests are expected.
+    func serverWillDie() {
+        killing.store(true, ordering: .releasing)
+    }
+
+    /// Waits for every thread to end (call after the server died).
+    func join() {
+        for thread in threads.withLock({ $0 }) { thread.join() }
+    }
+
+    /// Requests the kill cut off.
+    var interrupted: Int { interruptedCount.load(ordering: .relaxed) }
+
+    private func perform(_ role: Role, _ random: inout SplitMix64) throws {
+        switch role {
+        case .monolithicUpload: try uploadWhole(random.size(from: Self.uploadSizes.lower, to: Self.uploadSizes.upper))
+        case .sessionUpload: try uploadInChunks(random.size(from: Self.uploadSizes.lower, to: Self.uploadSizes.upper), &random)
+        case .fill: try fillCold(&random)
+        case .read: try readAcknowledged(&random)
+        }
+    }
+
+    /// `POST /v2/<name>/blobs/uploads/?digest=` with the whole blob.
+    private func uploadWhole(_ size: Int) throws {
+        let bytes = randomBytes(count: size)
+        let digest = Digest.of(bytes)
+        let outcome = try exchange("POST", "/v2/\(repository)/blobs/uploads/?digest=\(digest)", body: bytes)
+        guard settled(outcome, expecting: 201, "monolithic upload of \(digest)") else { return }
+        acknowledgeUpload(digest, size: size, outcome)
+    }
+
+    /// `POST` for a session, one to three `PATCH`es with `Content-Range`, then `PUT ?digest=`.
+    private func uploadInChunks(_ size: Int, _ random: inout SplitMix64) throws {
+        let bytes = randomBytes(count: size)
+        let digest = Digest.of(bytes)
+        let opened = try exchange("POST", "/v2/\(repository)/blobs/uploads/")
+        guard settled(opened, expecting: 202, "session start for \(digest)") else { return }
+        guard let location = opened.head?.header("Location") else {
+            return ledger.violation("a session start answered 202 without a Location")
+        }
+        let chunks = random.number(in: 1...3)
+        var start = 0
+        for chunk in 0..<chunks {
+            let end = chunk == chunks - 1 ? size : start + size / chunks
+            let patched = try exchange(
+                "PATCH", location, ["Content-Type: application/octet-stream", "Content-Range: \(start)-\(end - 1)"],
+                body: Array(bytes[start..<end]))
+            guard settled(patched, expecting: 202, "PATCH \(start)-\(end - 1) of \(digest)") else { return }
+            start = end
+        }
+        let closed = try exchange("PUT", location + (location.contains("?") ? "&" : "?") + "digest=\(digest)")
+        guard settled(closed, expecting: 201, "closing PUT of \(digest)") else { return }
+        acknowledgeUpload(digest, size: size, closed)
+    }
+
+    /// From `coldFillsFrom`, while the round's budget lasts, GETs a blob the mirror has not been
+    /// asked for (the store lacks it): the fill's 200, complete and hashing to the digest, is its
+    /// acknowledgement. Before, or with the budget spent, reads.
+    private func fillCold(_ random: inout SplitMix64) throws {
+        guard monotonicSeconds() >= coldFillsFrom, coldFillsLeft.subtract(1, ordering: .relaxed).newValue >= 0,
+              let blob = upstream.takeCold() else {
+            return try readAcknowledged(&random)
+        }
+        let outcome = try exchange("GET", blob.path)
+        guard settled(outcome, expecting: 200, "fill of \(blob.digest)") else {
+            upstream.giveBack(blob)
+            return
+        }
+        guard outcome.bodyLength == blob.size, outcome.bodyDigest == blob.digest else {
+            return ledger.violation("the fill of \(blob.digest) answered \(outcome.bodyLength) bytes hashing to \(outcome.bodyDigest)")
+        }
+        ledger.acknowledge(AcknowledgedBlobs.Blob(digest: blob.digest, size: blob.size, kind: .fill, path: blob.path))
+    }
+
+    /// GETs an acknowledged blob: it must come back whole and right.
+    private func readAcknowledged(_ random: inout SplitMix64) throws {
+        guard let blob = ledger.pick(using: &random) else { return pause(seconds: 0.01) }
+        let outcome = try exchange("GET", blob.path)
+        guard settled(outcome, expecting: 200, "read of acknowledged \(blob.kind) \(blob.digest)") else { return }
+        if outcome.bodyLength != blob.size || outcome.bodyDigest != blob.digest {
+            ledger.violation("a read of acknowledged \(blob.digest) got \(outcome.bodyLength) bytes hashing to \(outcome.bodyDigest)")
+        }
+    }
+
+    private func acknowledgeUpload(_ digest: Digest, size: Int, _ outcome: LoopbackExchange.Outcome) {
+        if outcome.head?.header("Docker-Content-Digest") != digest.description {
+            ledger.violation("the 201 for \(digest) names \(outcome.head?.header("Docker-Content-Digest") ?? "no digest")")
+        }
+        ledger.acknowledge(AcknowledgedBlobs.Blob(digest: digest, size: size, kind: .upload, path: "/v2/\(repository)/blobs/\(digest)"))
+    }
+
+    private func exchange(_ method: String, _ target: String, _ headers: [String] = [], body: [UInt8] = []) throws -> LoopbackExchange.Outcome {
+        try LoopbackExchange.perform(port: port, method, target, headers: headers, body: body, keepingBody: method != "GET")
+    }
+
+    /// Whether `outcome` is the complete answer `status`. Anything else is a violation, except
+    /// a request the kill broke.
+    private func settled(_ outcome: LoopbackExchange.Outcome, expecting status: Int, _ what: String) -> Bool {
+        if outcome.isComplete && outcome.status == status && !outcome.timedOut { return true }
+        if !outcome.isComplete && !outcome.timedOut && killing.load(ordering: .acquiring) {
+            interruptedCount.add(1, ordering: .relaxed)
+            return false
+        }
+        ledger.violation("\(what): \(outcome.summary)")
+        return false
+    }
+}
