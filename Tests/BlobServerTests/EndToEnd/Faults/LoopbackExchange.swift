@@ -36,7 +36,8 @@ enum LoopbackExchange {
     }
 
     /// Sends `method target` with `headers` and `body` (a Content-Length is added for bodies and
-    /// for POST, PUT and PATCH), then reads the response. Throws only when the response head
+    /// for POST, PUT and PATCH, unless `headers` set a Transfer-Encoding: `body` is then sent as
+    /// given, already framed), then reads the response. Throws only when the response head
     /// cannot be parsed.
     static func perform(
         port: UInt16, _ method: String, _ target: String, headers: [String] = [], body: [UInt8] = [],
@@ -62,7 +63,8 @@ enum LoopbackExchange {
         }
         var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for field in headers { head += field + "\r\n" }
-        if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) { head += "Content-Length: \(body.count)\r\n" }
+        let isChunked = headers.contains { $0.lowercased().hasPrefix("transfer-encoding:") }
+        if !isChunked && (!body.isEmpty || ["POST", "PUT", "PATCH"].contains(method)) { head += "Content-Length: \(body.count)\r\n" }
         // A server that answers early (a 507 before the body) may stop reading: what it said
         // is still read below.
         let sent = send(Array((head + "\r\n").utf8), on: socket) && send(body, on: socket)

@@ -20,7 +20,7 @@ final class MixedLoad: Sendable {
     /// One thread each; fills take two, as cold fills are the slow path worth racing.
     static let roles: [Role] = [.monolithicUpload, .sessionUpload, .fill, .fill, .read]
 
-    private let port: UInt16
+    private let client: OCIBlobClient
     private let upstream: UpstreamBlobs
     private let ledger: AcknowledgedBlobs
     /// Where uploads go (the mirror takes them with `--mirror-push`).
@@ -38,7 +38,7 @@ final class MixedLoad: Sendable {
     static let uploadSizes = (lower: 4 << 10, upper: 4 << 20)
 
     init(port: UInt16, upstream: UpstreamBlobs, coldFills: Int, from: Double, ledger: AcknowledgedBlobs, repository: String) {
-        self.port = port
+        client = OCIBlobClient(port: port)
         coldFillsLeft = Atomic(coldFills)
         coldFillsFrom = from
         self.upstream = upstream
@@ -85,33 +85,16 @@ final class MixedLoad: Sendable {
     private func uploadWhole(_ size: Int) throws {
         let bytes = randomBytes(count: size)
         let digest = Digest.of(bytes)
-        let outcome = try exchange("POST", "/v2/\(repository)/blobs/uploads/?digest=\(digest)", body: bytes)
-        guard settled(outcome, expecting: 201, "monolithic upload of \(digest)") else { return }
-        acknowledgeUpload(digest, size: size, outcome)
+        try settleUpload(client.uploadWhole(bytes, digest: digest, to: repository), digest, size: size)
     }
 
-    /// `POST` for a session, one to three `PATCH`es with `Content-Range`, then `PUT ?digest=`.
+    /// `POST` for a session, one to three `PATCH`es (declared or streamed), then `PUT ?digest=`.
     private func uploadInChunks(_ size: Int, _ random: inout SplitMix64) throws {
         let bytes = randomBytes(count: size)
         let digest = Digest.of(bytes)
-        let opened = try exchange("POST", "/v2/\(repository)/blobs/uploads/")
-        guard settled(opened, expecting: 202, "session start for \(digest)") else { return }
-        guard let location = opened.head?.header("Location") else {
-            return ledger.violation("a session start answered 202 without a Location")
-        }
-        let chunks = random.number(in: 1...3)
-        var start = 0
-        for chunk in 0..<chunks {
-            let end = chunk == chunks - 1 ? size : start + size / chunks
-            let patched = try exchange(
-                "PATCH", location, ["Content-Type: application/octet-stream", "Content-Range: \(start)-\(end - 1)"],
-                body: Array(bytes[start..<end]))
-            guard settled(patched, expecting: 202, "PATCH \(start)-\(end - 1) of \(digest)") else { return }
-            start = end
-        }
-        let closed = try exchange("PUT", location + (location.contains("?") ? "&" : "?") + "digest=\(digest)")
-        guard settled(closed, expecting: 201, "closing PUT of \(digest)") else { return }
-        acknowledgeUpload(digest, size: size, closed)
+        let framing: OCIBlobClient.Framing = random.next() % 2 == 0 ? .declared : .streamed
+        try settleUpload(
+            client.uploadInChunks(bytes, digest: digest, chunks: random.number(in: 1...3), framing: framing, to: repository), digest, size: size)
     }
 
     /// From `coldFillsFrom`, while the round's budget lasts, GETs a blob the mirror has not been
@@ -122,7 +105,7 @@ final class MixedLoad: Sendable {
               let blob = upstream.takeCold() else {
             return try readAcknowledged(&random)
         }
-        let outcome = try exchange("GET", blob.path)
+        let outcome = try client.get(blob.path)
         guard settled(outcome, expecting: 200, "fill of \(blob.digest)") else {
             upstream.giveBack(blob)
             return
@@ -136,22 +119,22 @@ final class MixedLoad: Sendable {
     /// GETs an acknowledged blob: it must come back whole and right.
     private func readAcknowledged(_ random: inout SplitMix64) throws {
         guard let blob = ledger.pick(using: &random) else { return pause(seconds: 0.01) }
-        let outcome = try exchange("GET", blob.path)
+        let outcome = try client.get(blob.path)
         guard settled(outcome, expecting: 200, "read of acknowledged \(blob.kind) \(blob.digest)") else { return }
         if outcome.bodyLength != blob.size || outcome.bodyDigest != blob.digest {
             ledger.violation("a read of acknowledged \(blob.digest) got \(outcome.bodyLength) bytes hashing to \(outcome.bodyDigest)")
         }
     }
 
-    private func acknowledgeUpload(_ digest: Digest, size: Int, _ outcome: LoopbackExchange.Outcome) {
+    /// Acknowledges the blob when the upload's last step got its 201 (an upload returns an
+    /// earlier step only when that step failed).
+    private func settleUpload(_ step: OCIBlobClient.Step, _ digest: Digest, size: Int) {
+        guard settled(step.outcome, expecting: step.expected, "\(step.name) of \(digest)") else { return }
+        let outcome = step.outcome
         if outcome.head?.header("Docker-Content-Digest") != digest.description {
             ledger.violation("the 201 for \(digest) names \(outcome.head?.header("Docker-Content-Digest") ?? "no digest")")
         }
         ledger.acknowledge(AcknowledgedBlobs.Blob(digest: digest, size: size, kind: .upload, path: "/v2/\(repository)/blobs/\(digest)"))
-    }
-
-    private func exchange(_ method: String, _ target: String, _ headers: [String] = [], body: [UInt8] = []) throws -> LoopbackExchange.Outcome {
-        try LoopbackExchange.perform(port: port, method, target, headers: headers, body: body, keepingBody: method != "GET")
     }
 
     /// Whether `outcome` is the complete answer `status`. Anything else is a violation, except
