@@ -147,6 +147,7 @@ final class BlobFills: Sendable {
             default: break
             }
             log(.error, "blob fill rejected", error.description)
+            if case .insufficientStorage = error { return .noSpace(error.description) }
             return .failed(error.description)
         } catch {
             if !responseEnded { response.abandon() }

@@ -37,6 +37,8 @@ extension Mirror {
             .respond(.oci(.blobUnknown, detail: "\(digest) is not in the upstream either"))
         case .failed(let detail):
             .respond(.serverFailure(status: 502, detail: "fetching \(digest) from the upstream failed: \(detail)"))
+        case .noSpace(let detail):
+            .respond(.serverFailure(status: 507, detail: "no room to store \(digest) from the upstream: \(detail)"))
         }
     }
 
