@@ -2,13 +2,14 @@ import BlobStore
 import Synchronization
 import TestSupport
 
-/// The fault tests' ledger: every blob the server acknowledged (a 201 for an upload; a
-/// complete 200 whose bytes hashed to the digest for a fill), and every broken promise the
+/// The fault tests' ledger: every blob the server acknowledged (a 201 for an upload or a tagged
+/// manifest; a complete 200 whose bytes hashed to the digest for a fill), and every broken promise the
 /// client threads saw (a wrong status, wrong bytes, a hang). Thread-safe: the client threads
 /// record into it concurrently.
 final class AcknowledgedBlobs: Sendable {
     enum Kind: String, Sendable {
         case upload
+        case manifest
         case fill
     }
 
@@ -16,7 +17,7 @@ final class AcknowledgedBlobs: Sendable {
         let digest: Digest
         let size: Int
         let kind: Kind
-        /// The path a GET of it takes (`/v2/<repository>/blobs/<digest>`).
+        /// The path a GET of it takes (`/v2/<repository>/blobs/<digest>`, or `…/manifests/<tag>`).
         let path: String
     }
 

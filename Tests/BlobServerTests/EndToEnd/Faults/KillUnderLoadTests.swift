@@ -4,10 +4,10 @@ import Testing
 import TestSupport
 
 extension EndToEnd {
-    /// `kill -9` of a server that is taking uploads, filling from its upstream and serving reads
-    /// at once, at random moments, round after round on the same data directory. After every
+    /// `kill -9` of a server that is taking uploads and manifest pushes, filling from its upstream
+    /// and serving reads at once, at random moments, round after round on the same data directory. After every
     /// restart, once the server says it has reconciled: every acknowledged blob is there and
-    /// hashes to its digest, every blob file in the store verifies (nothing partial is visible),
+    /// hashes to its digest (and every acknowledged tag still names its manifest), every blob file in the store verifies (nothing partial is visible),
     /// the index holds exactly the blob files, and no temporary is left.
     @Suite("EndToEnd: kill -9 under mixed load", .serialized)
     struct KillUnderLoadTests {
@@ -19,7 +19,7 @@ extension EndToEnd {
             let directory = StoreTestDirectory("e2e-kill")
             let registry = try DockerRegistry.start()
             let started = monotonicSeconds()
-            let upstream = try UpstreamBlobs(sizes: (0..<120).map { _ in random.size(from: 4 << 10, to: 8 << 20) }, in: "faults/cold", of: registry)
+            let upstream = try UpstreamBlobs(sizes: (0..<84).map { _ in random.size(from: 4 << 10, to: 8 << 20) }, in: "faults/cold", of: registry)
             print("KillUnderLoadTests: \(upstream.all.count) blobs pushed upstream in \(Int((monotonicSeconds() - started) * 1000)) ms")
             let ledger = AcknowledgedBlobs()
             let arguments = ["--upstream", registry.baseURL, "--mirror-push"]
@@ -44,7 +44,7 @@ extension EndToEnd {
                 load.join()
                 #expect(status == .signaled(SIGKILL), "round \(round): the server ended before the kill (\(status)); its log:\n\(server.log)")
                 interrupted += load.interrupted
-                print("KillUnderLoadTests round \(round): \(ledger.count(of: .upload)) uploads and \(ledger.count(of: .fill)) fills acknowledged so far, \(load.interrupted) requests cut off by the kill")
+                print("KillUnderLoadTests round \(round): \(ledger.count(of: .upload)) uploads, \(ledger.count(of: .manifest)) manifests and \(ledger.count(of: .fill)) fills acknowledged so far, \(load.interrupted) requests cut off by the kill")
             }
 
             let server = try ServerProcess(dataDirectory: directory.data, arguments: arguments, logFile: log)
@@ -59,6 +59,7 @@ extension EndToEnd {
             #expect(ledger.violations.isEmpty, "the server broke promises under load:\n\(ledger.violations.joined(separator: "\n"))")
             // Proof that there was something to lose, and that the kills landed mid-request.
             #expect(ledger.count(of: .upload) >= 20, "only \(ledger.count(of: .upload)) uploads were acknowledged")
+            #expect(ledger.count(of: .manifest) >= 10, "only \(ledger.count(of: .manifest)) manifests were acknowledged")
             #expect(ledger.count(of: .fill) >= 10, "only \(ledger.count(of: .fill)) fills were acknowledged")
             #expect(interrupted >= Self.rounds, "the kills cut off only \(interrupted) requests in \(Self.rounds) rounds")
         }

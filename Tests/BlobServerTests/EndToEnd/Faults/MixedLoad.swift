@@ -4,8 +4,8 @@ import TestSupport
 
 /// The kill test's traffic against one server process: client threads that upload (monolithic
 /// `POST ?digest=`, and `POST`+`PATCH`+`PUT` sessions) random bytes whose digests they compute,
-/// fill cold blobs through the mirror, and read acknowledged blobs back, all at once, each
-/// request on its own connection, until the server is killed.
+/// push tagged manifests, fill cold blobs through the mirror, and read acknowledged blobs back,
+/// all at once, each request on its own connection, until the server is killed.
 ///
 /// Acknowledged blobs go to the ledger. Until `serverWillDie`, a request that breaks or gets an
 /// unexpected answer is a violation; afterwards a broken request is one the kill cut off
@@ -14,11 +14,11 @@ import TestSupport
 /// thread; the rest is thread-safe.
 final class MixedLoad: Sendable {
     enum Role {
-        case monolithicUpload, sessionUpload, fill, read
+        case monolithicUpload, sessionUpload, manifestPush, fill, read
     }
 
     /// One thread each; fills take two, as cold fills are the slow path worth racing.
-    static let roles: [Role] = [.monolithicUpload, .sessionUpload, .fill, .fill, .read]
+    static let roles: [Role] = [.monolithicUpload, .sessionUpload, .manifestPush, .fill, .fill, .read]
 
     private let client: OCIBlobClient
     private let upstream: UpstreamBlobs
@@ -76,6 +76,7 @@ final class MixedLoad: Sendable {
         switch role {
         case .monolithicUpload: try uploadWhole(random.size(from: Self.uploadSizes.lower, to: Self.uploadSizes.upper))
         case .sessionUpload: try uploadInChunks(random.size(from: Self.uploadSizes.lower, to: Self.uploadSizes.upper), &random)
+        case .manifestPush: try pushManifest(&random)
         case .fill: try fillCold(&random)
         case .read: try readAcknowledged(&random)
         }
@@ -95,6 +96,26 @@ final class MixedLoad: Sendable {
         let framing: OCIBlobClient.Framing = random.next() % 2 == 0 ? .declared : .streamed
         try settleUpload(
             client.uploadInChunks(bytes, digest: digest, chunks: random.number(in: 1...3), framing: framing, to: repository), digest, size: size)
+    }
+
+    /// `PUT /v2/<name>/manifests/<tag>` of a small image manifest naming an acknowledged blob. Its
+    /// 201 acknowledges the manifest and the tag, which the registry keeps in metadata files
+    /// written through temporaries: a kill can leave one for the restart to clean up.
+    private func pushManifest(_ random: inout SplitMix64) throws {
+        guard let layer = ledger.pick(using: &random) else { return pause(seconds: 0.01) }
+        let tag = "t" + String(random.next(), radix: 16)
+        let body = Array("""
+            {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
+            "config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"\(Digest.of(Array("{}".utf8)))","size":2},\
+            "layers":[{"mediaType":"application/octet-stream","digest":"\(layer.digest)","size":\(layer.size)}]}
+            """.utf8)
+        let digest = Digest.of(body)
+        let outcome = try client.putManifest(body, mediaType: "application/vnd.oci.image.manifest.v1+json", tag: tag, to: repository)
+        guard settled(outcome, expecting: 201, "PUT of manifest \(tag)") else { return }
+        if outcome.head?.header("Docker-Content-Digest") != digest.description {
+            ledger.violation("the 201 for manifest \(digest) names \(outcome.head?.header("Docker-Content-Digest") ?? "no digest")")
+        }
+        ledger.acknowledge(AcknowledgedBlobs.Blob(digest: digest, size: body.count, kind: .manifest, path: "/v2/\(repository)/manifests/\(tag)"))
     }
 
     /// From `coldFillsFrom`, while the round's budget lasts, GETs a blob the mirror has not been

@@ -1,7 +1,7 @@
 import BlobStore
 
-/// The blob calls of the OCI distribution API that the fault tests make, each request on its own
-/// connection (`LoopbackExchange`): monolithic and chunked uploads, and GETs. Blocking; any
+/// The calls of the OCI distribution API that the fault tests make, each request on its own
+/// connection (`LoopbackExchange`): monolithic and chunked uploads, manifest pushes, and GETs. Blocking; any
 /// thread.
 struct OCIBlobClient {
     let port: UInt16
@@ -78,6 +78,11 @@ struct OCIBlobClient {
             start = end
         }
         return framed + Array("0\r\n\r\n".utf8)
+    }
+
+    /// `PUT /v2/<repository>/manifests/<tag>`: 201 when stored and tagged.
+    func putManifest(_ bytes: [UInt8], mediaType: String, tag: String, to repository: String) throws -> LoopbackExchange.Outcome {
+        try exchange("PUT", "/v2/\(repository)/manifests/\(tag)", ["Content-Type: \(mediaType)"], body: bytes)
     }
 
     /// `GET path`; the body is hashed, and kept when asked (to read an error's body).
