@@ -4,11 +4,12 @@ import Testing
 import TestSupport
 
 extension EndToEnd {
-    /// `kill -9` of a server that is taking uploads and manifest pushes, filling from its upstream
-    /// and serving reads at once, at random moments, round after round on the same data directory. After every
-    /// restart, once the server says it has reconciled: every acknowledged blob is there and
-    /// hashes to its digest (and every acknowledged tag still names its manifest), every blob file in the store verifies (nothing partial is visible),
-    /// the index holds exactly the blob files, and no temporary is left.
+    /// `kill -9` of a server that is taking uploads and manifest pushes, filling from its
+    /// upstream and serving reads at once, at random moments, round after round on the same data
+    /// directory. After every restart, once the server says it has reconciled: every acknowledged
+    /// blob is there and hashes to its digest (and every acknowledged tag still names its
+    /// manifest), every blob file in the store verifies (nothing partial is visible), the index
+    /// holds exactly the blob files, and no temporary is left.
     @Suite("EndToEnd: kill -9 under mixed load", .serialized)
     struct KillUnderLoadTests {
         static let rounds = 6

@@ -69,7 +69,7 @@ final class MixedLoad: Sendable {
         for thread in threads.withLock({ $0 }) { thread.join() }
     }
 
-    /// Requests the kill cut off.
+    /// Requests the kill cut off mid-way (not those that found it dead).
     var interrupted: Int { interruptedCount.load(ordering: .relaxed) }
 
     private func perform(_ role: Role, _ random: inout SplitMix64) throws {
@@ -159,11 +159,11 @@ final class MixedLoad: Sendable {
     }
 
     /// Whether `outcome` is the complete answer `status`. Anything else is a violation, except
-    /// a request the kill broke.
+    /// a request the kill broke, or one that found nobody listening after it.
     private func settled(_ outcome: LoopbackExchange.Outcome, expecting status: Int, _ what: String) -> Bool {
         if outcome.isComplete && outcome.status == status && !outcome.timedOut { return true }
         if !outcome.isComplete && !outcome.timedOut && killing.load(ordering: .acquiring) {
-            interruptedCount.add(1, ordering: .relaxed)
+            if !outcome.refused { interruptedCount.add(1, ordering: .relaxed) }
             return false
         }
         ledger.violation("\(what): \(outcome.summary)")
