@@ -38,7 +38,8 @@ import Testing
             "blobcache_http_request_bytes_total", "blobcache_connections_open", "blobcache_connections_accepted_total",
 "blobcache_store_bytes", "blobcache_store_blobs",
             "blobcache_store_effective_cap_bytes", "blobcache_store_evictions_total", "blobcache_store_index_capacity",
-            "blobcache_store_quarantined_total", "blobcache_store_page_cache_budget_bytes", "blobcache_upload_sessions",
+            "blobcache_store_quarantined_total", "blobcache_store_page_cache_budget_bytes", "blobcache_store_reconciled",
+            "blobcache_upload_sessions",
             "process_resident_memory_bytes", "blobcache_resident_memory_peak_bytes",
         ] {
             #expect(text.contains("# TYPE \(family) "), "\(family)")

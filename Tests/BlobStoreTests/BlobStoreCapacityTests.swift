@@ -37,6 +37,27 @@ import Testing
         #expect(store.contains(kept))
     }
 
+    @Test func aWriterOfUnknownSizeMakesRoomForADeclaredPieceOrRefusesItWithoutEvicting() throws {
+        let directory = StoreTestDirectory()
+        let store = try BlobStore(directory: directory.data, options: testOptions {
+            $0.capacity = CapacityPolicy(maxSize: .bytes(10_000), minFree: .bytes(0), minReclaim: .bytes(0))
+        })
+        let cold = try store.put(pseudoRandomBytes(count: 4000, seed: 1))
+        let hot = try store.put(pseudoRandomBytes(count: 4000, seed: 2))
+        let refused = try store.makeWriter()
+        #expect(throws: BlobStoreError.insufficientStorage(needed: 20_000)) { try refused.makeRoom(for: 20_000) }
+        #expect(store.contains(cold) && store.contains(hot), "a piece that could never fit evicted blobs")
+        #expect(throws: BlobStoreError.writerFinished) { try refused.makeRoom(for: 1) }
+
+        let writer = try store.makeWriter()
+        try writer.makeRoom(for: 5000)
+        #expect(!store.contains(cold))
+        #expect(store.contains(hot))
+        try pseudoRandomBytes(count: 5000, seed: 3).withUnsafeBytes { try writer.write($0) }
+        try writer.commit()
+        #expect(store.stats().bytes <= 10_000)
+    }
+
     @Test func theMaintenanceRoundEvictsWhenTheCapShrinks() throws {
         let directory = StoreTestDirectory()
         var digests: [Digest] = []

@@ -21,6 +21,8 @@ final class BlobFill: Sendable {
         case upstreamFailed(UpstreamError)
         /// The upstream or the disk failed; the detail is for the client and the log.
         case failed(String)
+        /// The disk stayed full after evicting: 507, as for an upload, not the upstream's fault.
+        case noSpace(String)
     }
 
     typealias Listener = @Sendable (Outcome) -> Void

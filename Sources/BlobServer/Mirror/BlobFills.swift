@@ -3,8 +3,8 @@ import Synchronization
 
 /// Single-flight blob fills: however many clients ask for a blob the store lacks, one upstream
 /// GET fetches it. The bytes go through a verifying `BlobWriter` into a temporary file, which
-/// every waiting client sends from as it grows (`GrowingBlob`); the digest is checked before
-/// the last byte of any response goes out. A mismatch commits nothing, cuts every client off
+/// every waiting client sends from as it grows (`GrowingBlob`); the last byte of any response
+/// goes out only once the digest matched and the blob is committed (durable). A mismatch commits nothing, cuts every client off
 /// and is counted; the next request starts a new fill. A client that goes away does not stop
 /// the fill.
 ///
@@ -128,8 +128,10 @@ final class BlobFills: Sendable {
             }
             response.finish()
             responseEnded = true
-            // The held-back bytes go out once the digest matches; the fsync follows.
-            try writer.commit { [growing] in growing?.verify() }
+            // The held-back bytes go out once the blob is verified, fsynced and linked: a client
+            // that got the whole body can count on the store having it, even across a kill -9.
+            try writer.commit()
+            growing?.verify()
             (response as? PeerFailoverResponse)?.confirmPeers()
             return .stored
         } catch let error as FillError {
@@ -145,6 +147,7 @@ final class BlobFills: Sendable {
             default: break
             }
             log(.error, "blob fill rejected", error.description)
+            if case .insufficientStorage = error { return .noSpace(error.description) }
             return .failed(error.description)
         } catch {
             if !responseEnded { response.abandon() }

@@ -39,6 +39,8 @@ extension Mirror {
             .respond(upstreamFailure(error, what: "fetching \(digest) from the upstream"))
         case .failed(let detail):
             .respond(.serverFailure(status: 502, detail: "fetching \(digest) from the upstream failed: \(detail)"))
+        case .noSpace(let detail):
+            .respond(.serverFailure(status: 507, detail: "no room to store \(digest) from the upstream: \(detail)"))
         }
     }
 

@@ -34,6 +34,7 @@ enum MetricsPage {
         page.single("blobcache_store_page_cache_budget_bytes", .gauge, help: "Page cache of store files allowed to stay resident.", store.pageCacheBudget)
         page.single("blobcache_store_page_cache_resident_bytes", .gauge, help: "Estimated page cache held by store files.", store.residentBytesEstimate)
         page.single("blobcache_store_pending_bytes", .gauge, help: "Bytes being written and not yet committed.", store.pendingBytes)
+        page.single("blobcache_store_reconciled", .gauge, help: "1 once the start-up reconciliation with the data directory (stale temporaries deleted, index matched to the blob files) has finished.", UInt64(store.reconciled ? 1 : 0))
         page.single("blobcache_upload_sessions", .gauge, help: "OCI upload sessions open.", UInt64(uploadSessions))
 
         if let mirror { renderMirror(mirror, into: &page) }

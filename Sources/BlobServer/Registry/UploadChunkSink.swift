@@ -34,9 +34,13 @@ final class UploadChunkSink: RequestBodySink, @unchecked Sendable {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) -> Response? {
+        let isFirst = received == 0
         received += UInt64(bytes.count)
         if let declaredLength, received > declaredLength { return endSession(sizeInvalid: declaredLength) }
         do {
+            // A declared chunk is a write of known size: room is made before its first byte, and
+            // one that cannot fit is refused without emptying the store on its way out.
+            if isFirst, let declaredLength { try session.writer.makeRoom(for: declaredLength) }
             try session.writer.write(bytes)
             return nil
         } catch {

@@ -105,6 +105,17 @@ public final class BlobWriter {
         pipelineWriteback()
     }
 
+    /// Makes room for `count` more bytes before they come, as a writer of known size does before
+    /// its first byte: evicts what the size cap asks. When they cannot fit even in an emptied
+    /// store, it evicts nothing, abandons the writer and throws `insufficientStorage`. For
+    /// streams that learn their length piece by piece (an upload session's declared chunk).
+    public func makeRoom(for count: UInt64) throws(BlobStoreError) {
+        guard !finished else { throw .writerFinished }
+        guard count > 0, !store.refreshCapacity(incoming: count).fits else { return }
+        abandon()
+        throw .insufficientStorage(needed: count)
+    }
+
     /// Verifies the digest (and size, when expected), fsyncs the file, links it under its
     /// digest and fsyncs the directory. When this returns the blob is durable and visible.
     /// If another writer committed the same digest first, this one succeeds too and one file

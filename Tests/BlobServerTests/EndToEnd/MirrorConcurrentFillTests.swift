@@ -39,7 +39,7 @@ extension EndToEnd {
             #expect(range.bodyDigest == Digest.of(Array(bytes[rangeStart...])), "the range client got other bytes")
 
             // All 33 found the store without the layer (they were cold), and one fill served them.
-            // The last bytes go out when the digest matched; the fill's commit follows them.
+            // The last bytes go out once the fill committed; its count follows them.
             let deadline = monotonicSeconds() + 10
             while try server.metric("blobcache_mirror_fills_completed_total") != 1, monotonicSeconds() < deadline {
                 pause(seconds: 0.05)
