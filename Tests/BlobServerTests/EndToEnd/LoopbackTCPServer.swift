@@ -18,6 +18,30 @@ final class LoopbackTCPServer: Sendable {
         let socket: Int32
         /// Readable once `stop()` has begun: poll it beside the socket to leave promptly.
         let stopping: Int32
+
+        /// The next request head, up to its blank line, from `pending` and then the socket;
+        /// what follows the head stays in `pending` (test doubles here expect no request
+        /// bodies). Nil when the client left or the server is stopping.
+        func nextHead(pending: inout [UInt8]) -> String? {
+            let blankLine: [UInt8] = [13, 10, 13, 10]
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                if let end = firstIndex(of: blankLine, in: pending) {
+                    defer { pending.removeFirst(end + blankLine.count) }
+                    return String(decoding: pending[..<end], as: UTF8.self)
+                }
+                var descriptors = [
+                    pollfd(fd: stopping, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
+                ]
+                guard poll(&descriptors, 2, -1) >= 0 || errno == EINTR else { return nil }
+                if descriptors[0].revents != 0 { return nil }
+                guard descriptors[1].revents != 0 else { continue }
+                let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+                guard count > 0 else { return nil }
+                pending += chunk[..<count]
+            }
+        }
     }
 
     /// Where it listens; the kernel's port when `init` was given port 0.

@@ -26,7 +26,7 @@ final class LyingPeer: Sendable {
         let received = received
         server = try LoopbackTCPServer(listeningOn: address) { connection in
             var pending: [UInt8] = []
-            while let head = Self.readHead(connection, pending: &pending) {
+            while let head = connection.nextHead(pending: &pending) {
                 let requestLine = String(head.split(separator: "\r\n").first ?? "")
                 received.lines.withLock { $0.append(requestLine) }
                 let isBlobGet = requestLine.hasPrefix("GET ") && requestLine.contains("/blobs/")
@@ -39,27 +39,4 @@ final class LyingPeer: Sendable {
     }
 
     func stop() { server.stop() }
-
-    /// The next request head (its body, if any, is not expected: peers only GET); nil when the
-    /// client left or the server is stopping.
-    private static func readHead(_ connection: LoopbackTCPServer.Connection, pending: inout [UInt8]) -> String? {
-        let blankLine: [UInt8] = [13, 10, 13, 10]
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            if let end = firstIndex(of: blankLine, in: pending) {
-                defer { pending.removeFirst(end + blankLine.count) }
-                return String(decoding: pending[..<end], as: UTF8.self)
-            }
-            var descriptors = [
-                pollfd(fd: connection.stopping, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0),
-            ]
-            guard poll(&descriptors, 2, -1) >= 0 || errno == EINTR else { return nil }
-            if descriptors[0].revents != 0 { return nil }
-            guard descriptors[1].revents != 0 else { continue }
-            let count = chunk.withUnsafeMutableBytes { recv(connection.socket, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { return nil }
-            pending += chunk[..<count]
-        }
-    }
 }

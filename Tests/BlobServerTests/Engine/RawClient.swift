@@ -23,20 +23,10 @@ final class RawClient {
 
     /// Connects to `host` (an IPv4 literal) on `port`.
     init(host: String = "127.0.0.1", port: UInt16, timeoutSeconds: Int = 10) throws {
-        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-            Glibc.close(socket)
-            throw Failure(description: "'\(host)' is not an IPv4 address")
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            Glibc.close(socket)
-            throw Failure(description: "connect failed: errno \(errno)")
+        do {
+            socket = try connectLoopback(host: host, port: port)
+        } catch {
+            throw Failure(description: "\(error)")
         }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

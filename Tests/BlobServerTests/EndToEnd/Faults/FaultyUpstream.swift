@@ -89,7 +89,7 @@ final class FaultyUpstream: Sendable {
         let blobPath = "/v2/\(repository)/blobs/\(digest)"
         server = try LoopbackTCPServer(listeningOn: address ?? SocketAddress(parsing: "127.0.0.1:0")) { connection in
             var pending: [UInt8] = []
-            while let head = Self.readHead(connection, pending: &pending) {
+            while let head = connection.nextHead(pending: &pending) {
                 let request = Self.parse(head)
                 let fault = shared.state.withLock { state in
                     state.received.append(request)
@@ -183,29 +183,6 @@ final class FaultyUpstream: Sendable {
             if descriptors[0].revents != 0 { return }
             guard descriptors[1].revents != 0 else { continue }
             guard scratch.withUnsafeMutableBytes({ recv(connection.socket, $0.baseAddress, $0.count, 0) }) > 0 else { return }
-        }
-    }
-
-    /// The next request head (requests here have no body); nil when the client left or the
-    /// server is stopping.
-    private static func readHead(_ connection: LoopbackTCPServer.Connection, pending: inout [UInt8]) -> String? {
-        let blankLine: [UInt8] = [13, 10, 13, 10]
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            if let end = firstIndex(of: blankLine, in: pending) {
-                defer { pending.removeFirst(end + blankLine.count) }
-                return String(decoding: pending[..<end], as: UTF8.self)
-            }
-            var descriptors = [
-                pollfd(fd: connection.stopping, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0),
-            ]
-            guard poll(&descriptors, 2, -1) >= 0 || errno == EINTR else { return nil }
-            if descriptors[0].revents != 0 { return nil }
-            guard descriptors[1].revents != 0 else { continue }
-            let count = chunk.withUnsafeMutableBytes { recv(connection.socket, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { return nil }
-            pending += chunk[..<count]
         }
     }
 

@@ -43,24 +43,17 @@ enum LoopbackExchange {
         port: UInt16, _ method: String, _ target: String, headers: [String] = [], body: [UInt8] = [],
         keepingBody: Bool = false, timeoutSeconds: Int = 30
     ) throws -> Outcome {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else { throw EndToEndFailure("socket: errno \(errno)") }
+        let reply = ArrivingReply(keepsBody: keepingBody)
+        let socket: Int32
+        do {
+            socket = try connectLoopback(port: port)
+        } catch let failure as LoopbackConnectFailure {
+            return outcome(reply, refused: failure.code == ECONNREFUSED, timedOut: failure.code == ETIMEDOUT)
+        }
         defer { close(socket) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        let connectError = connected == 0 ? 0 : errno
-        let reply = ArrivingReply(keepsBody: keepingBody)
-        guard connectError == 0 else {
-            return outcome(reply, refused: connectError == ECONNREFUSED, timedOut: connectError == EINPROGRESS || connectError == ETIMEDOUT)
-        }
         var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for field in headers { head += field + "\r\n" }
         let isChunked = headers.contains { $0.lowercased().hasPrefix("transfer-encoding:") }
