@@ -34,8 +34,8 @@
 #
 # Output: `key=value` lines on stdout (progress goes to stderr), the markdown section in
 # <scratch-dir>/soak-results.md, also appended to results.md when it is given, and the charts
-# Benchmarks/charts/soak-{mixed,mixed-connections,rss,throughput}.png. Every process the script
-# starts is stopped on exit.
+# Benchmarks/charts/soak-{mixed,mixed-connections,rss,rss-registry,throughput}.png. Every process
+# the script starts is stopped on exit.
 set -euo pipefail
 
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
@@ -462,6 +462,7 @@ read -r ramp_seconds open_min open_max accepted_steady < <(awk -F'\t' -v want="$
     if (ramp == "" && open >= want) ramp = $1
     if (ramp != "" && $1 <= end) { if (min == "" || open < min) min = open; if (open > max) max = open; accepted = $6 } }
   END { if (ramp == "") print "n/a", "n/a", "n/a", "n/a"; else print ramp, min, max, accepted }' "$scratch/series-mixed.tsv")
+page_cache_max=$(awk -F'\t' '$4 != "?" && $4 > max { max = $4 } END { print max + 0 }' "$scratch/series-mixed.tsv")
 reconnects=n/a
 if isnum "$accepted_steady"; then reconnects=$((accepted_steady - accepted_before - 1 - 5 - connections)); fi
 total_errors=0
@@ -637,7 +638,11 @@ chart "$charts/soak-mixed.png" "blobcache RSS, mixed load over $connections conn
   "blobcache=$scratch/series-mixed.tsv" "goal (64 MiB)=$scratch/series-goal.tsv"
 chart "$charts/soak-mixed-connections.png" "blobcache connections open, mixed load ($connections clients)" connections 5 \
   "blobcache=$scratch/series-mixed.tsv"
+# docker-registry's RSS is gigabytes: on one linear scale with it the other two are flat at zero,
+# so they get their own chart too.
 chart "$charts/soak-rss.png" "RSS, hot reads over $connections connections" MiB 2 \
+  "blobcache=$scratch/series-hot-blobcache.tsv" "nginx (master + 2 workers)=$scratch/series-hot-nginx.tsv"
+chart "$charts/soak-rss-registry.png" "RSS, hot reads over $connections connections, with docker-registry" MiB 2 \
   "blobcache=$scratch/series-hot-blobcache.tsv" "nginx (master + 2 workers)=$scratch/series-hot-nginx.tsv" \
   "docker-registry=$scratch/series-hot-registry.tsv"
 chart "$charts/soak-throughput.png" "Throughput received by the clients, hot reads over $connections connections" MiB/s 3 \
@@ -687,6 +692,7 @@ upload_reused=$(field reused "$scratch/mixed-upload.txt")
   echo "| peak RSS (VmHWM) over the run, MiB | **$(mib "$mixed_hwm")** | ≤ 64 MiB | $(goal "$(mib "$mixed_hwm")" "<= 64") |"
   echo "| peak RSS by blobcache's own account (\`blobcache_resident_memory_peak_bytes\`), MiB | $(fixed 1 "$(calc "${peak_metric:-0} / 1048576")") | | |"
   echo "| RSS at the end of the run, MiB | $(mib "$mixed_rss_end") | | |"
+  echo "| page cache of store files left resident, max sampled (the store's account), MiB | $page_cache_max | budget (\`page_cache_budget\`) 32 MiB | |"
   echo "| connections open after ramp-up (${ramp_seconds} s), min / max | **$open_min / $open_max** | $connections / $connections | $(goal "$open_min" ">= $connections") |"
   echo "| reconnects (accepted − $connections clients − the sampler's 1 − wrk's 5 address checks) | **$reconnects** | 0 | $(goal "$reconnects" "== 0") |"
   echo "| cold misses filled from the origin / fills failed / origin GETs of cold blobs | $fills_completed / $fills_failed / $origin_cold_gets | | |"
@@ -713,7 +719,8 @@ upload_reused=$(field reused "$scratch/mixed-upload.txt")
   anchor_row "peak RSS (VmHWM), MiB" 1 "${a_hwm_mib[blobcache]}" "${a_hwm_mib[nginx]}" "${a_hwm_mib[registry]}"
   echo "| errors | ${a_errors[blobcache]} | ${a_errors[nginx]} | ${a_errors[registry]} | | |"
   echo
-  echo "![RSS over the hot-read runs](charts/soak-rss.png)"
+  echo "![RSS over the hot-read runs, blobcache and nginx](charts/soak-rss.png)"
+  echo "![RSS over the hot-read runs, with docker-registry](charts/soak-rss-registry.png)"
   echo "![Throughput over the hot-read runs](charts/soak-throughput.png)"
   echo
   echo "wrk $(wrk --version 2>&1 | head -n1 | awk '{ print $2 }'), $(nginx -v 2>&1 | cut -d' ' -f3), docker-registry $(/usr/bin/docker-registry --version | awk '{ print $3 }')."
