@@ -230,6 +230,22 @@ private func order(_ index: BlobIndex) -> [Digest] {
     #expect(index.residentBytes == 0)
 }
 
+@Test func pagesThatStayedAfterADropAreCountedAsTheColdest() {
+    let index = BlobIndex(capacity: 4)
+    for n in 0..<3 { index.insert(blob(n), size: 3 * 4096) }
+    index.noteResident(blob(0), bytes: 4096)
+    index.noteResident(blob(1), bytes: 4096)
+    index.clearResident(blob(2))
+    index.noteStillResident(blob(2), bytes: 1 << 30)
+    #expect(index.coldestResident() == blob(2), "tried first by the next trim")
+    #expect(index.residentBytes == 5 * 4096, "never more than the blob's own pages")
+    index.noteStillResident(blob(0), bytes: 3 * 4096)
+    #expect(index.residentBytes == 5 * 4096, "an entry served since keeps its estimate")
+    index.noteStillResident(blob(9), bytes: 4096)
+    index.noteStillResident(blob(1), bytes: 0)
+    #expect(index.residentBytes == 5 * 4096, "nothing for an absent digest or no bytes")
+}
+
 @Test func removalAndEvictionDropResidentPages() {
     let index = BlobIndex(capacity: 2)
     index.insert(blob(0), size: 8192)

@@ -220,6 +220,20 @@ package final class BlobIndex {
         }
     }
 
+    /// Records that `bytes` of `digest` stayed in the page cache when its pages were dropped
+    /// (pages in use, such as those still queued on a socket): counts them again, as the
+    /// coldest, so the next trim tries them first. An entry served again since keeps its newer
+    /// estimate. Does nothing for an absent digest.
+    package func noteStillResident(_ digest: Digest, bytes: UInt64) {
+        guard let found = find(IndexKey(digest)) else { return }
+        let entry = entries + Int(found.slot)
+        let pages = min(IndexEntry.pages(covering: bytes), entry.pointee.pageLimit)
+        guard entry.pointee.residentPages == 0, pages > 0 else { return }
+        residentPageCount += UInt64(pages)
+        entry.pointee.residentPages = pages
+        resident.pushColdest(found.slot, in: entries)
+    }
+
     /// The entry with resident pages that was served longest ago: the first whose pages to drop.
     package func coldestResident() -> Digest? {
         let slot = resident.coldest
