@@ -123,12 +123,20 @@ import Testing
         #expect(resident <= store.stats().residentBytesEstimate,
                 "\(resident) bytes resident, but the estimate says \(store.stats().residentBytesEstimate)")
 
-        // Once the client has gone, the next trim takes the leftover first.
+        // Once the client has gone, a later trim takes the leftover first. The kernel lets go of
+        // the pages as it frees the socket's buffers, not necessarily at once; a trim runs only
+        // over the budget, so each round serves a blob whose pages had gone.
         connection = nil
-        try serve(digests[6])
-        store.trimPageCache()
-        #expect(try residentBytes(digests[0]) == 0)
-        #expect(try residentBytes(digests[6]) == UInt64(blobBytes), "the hottest blob lost its pages")
+        var rounds = 0
+        repeat {
+            if rounds > 0 { usleep(20_000) }
+            try serve(digests[1 + rounds % 6])
+            store.trimPageCache()
+            rounds += 1
+        } while try residentBytes(digests[0]) > 0 && rounds < 50
+        #expect(try residentBytes(digests[0]) == 0, "the leftover is still resident after \(rounds) trims")
+        let last = digests[1 + (rounds - 1) % 6]
+        #expect(try residentBytes(last) == UInt64(blobBytes), "the blob served last lost its pages")
     }
 }
 
