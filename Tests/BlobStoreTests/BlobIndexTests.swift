@@ -246,6 +246,34 @@ private func order(_ index: BlobIndex) -> [Digest] {
     #expect(index.residentBytes == 5 * 4096, "nothing for an absent digest or no bytes")
 }
 
+@Test func aBlobRequestedAgainSoonIsHotAndItsPagesGoLast() {
+    let index = BlobIndex(capacity: 4)
+    for n in 0..<3 { index.insert(blob(n), size: 1 << 20) }
+    let window: UInt64 = 500  // pages
+    index.noteRequested(blob(0), hotWithinPages: window)
+    index.noteResident(blob(0), bytes: 4096)
+    index.noteRequested(blob(1), hotWithinPages: window)
+    index.noteResident(blob(1), bytes: 4096)
+    #expect(index.coldestResident() == blob(0), "a first request is not hot: plain least recently served")
+    index.noteRequested(blob(0), hotWithinPages: window)
+    index.noteResident(blob(0), bytes: 4096)
+    index.noteRequested(blob(2), hotWithinPages: window)
+    index.noteResident(blob(2), bytes: 4096)
+    #expect(index.coldestResident() == blob(1), "the hot blob goes after every other")
+    index.clearResident(blob(1))
+    #expect(index.coldestResident() == blob(2))
+    index.clearResident(blob(2))
+    #expect(index.coldestResident() == blob(0), "and when only hot ones are left, they go too")
+
+    // 4 MiB served since its last request: 1024 pages, beyond the window.
+    for _ in 0..<2 { for n in 1...2 { index.noteResident(blob(n), bytes: 1 << 20) } }
+    index.noteRequested(blob(0), hotWithinPages: window)
+    index.noteResident(blob(1), bytes: 4096)
+    index.clearResident(blob(2))
+    #expect(index.coldestResident() == blob(0), "requested again only after a long while, it is not hot")
+    #expect(index.residentBytes == 2 * 4096 + (1 << 20))
+}
+
 @Test func removalAndEvictionDropResidentPages() {
     let index = BlobIndex(capacity: 2)
     index.insert(blob(0), size: 8192)

@@ -87,6 +87,42 @@ import Testing
         #expect(pages[3] == 256, "hot blob lost its pages: \(pages)")
     }
 
+    /// Under plain least-recently-served order, a scan of blobs read once pushes out a blob that
+    /// is asked for again and again, whenever the scan serves a budget's worth in between.
+    @Test func aScanOfBlobsReadOnceLeavesAHotBlobsPagesAlone() throws {
+        let directory = StoreTestDirectory()
+        let budget: UInt64 = 1 << 20
+        let blobBytes = 256 << 10
+        let store = try BlobStore(directory: directory.data, options: testOptions { $0.pageCacheBudget = budget })
+        let hot = try store.put(pseudoRandomBytes(count: blobBytes, seed: 100))
+        var scan: [Digest] = []
+        for seed in 0..<16 { scan.append(try store.put(pseudoRandomBytes(count: blobBytes, seed: UInt64(seed)))) }
+        func request(_ digest: Digest) throws {
+            store.noteRequested(digest)
+            let blob = try openExisting(store, digest)
+            _ = try readAll(blob)
+            store.noteServed(digest, bytes: blob.size)
+            store.trimPageCache()
+        }
+        func residentPages(_ digest: Digest) throws -> Int64 {
+            let blob = try openExisting(store, digest)
+            return cbs_resident_pages(blob.descriptor.rawValue, blob.size)
+        }
+
+        try request(hot)
+        try request(hot)
+        for (n, digest) in scan.enumerated() {
+            try request(digest)
+            #expect(store.stats().residentBytesEstimate <= budget)
+            guard n % 4 == 3 else { continue }
+            // Four scan blobs, a budget's worth, came since the hot blob's last request.
+            #expect(try residentPages(hot) == Int64(blobBytes / 4096), "the hot blob lost its pages after scan blob \(n)")
+            try request(hot)
+        }
+        let scanPages = try scan.dropLast(4).reduce(Int64(0)) { $0 + (try residentPages($1)) }
+        #expect(scanPages == 0, "the scan's older blobs are still resident")
+    }
+
     /// Pages still queued on a socket by sendfile are in use, and the kernel keeps them through
     /// POSIX_FADV_DONTNEED. The estimate must go on counting what stayed, and a later trim must
     /// drop it once the socket lets go.

@@ -733,6 +733,7 @@ final class EventLoop: @unchecked Sendable {
             return
         }
         connection.request?.servedDigest = pending.digest
+        if head.method != .head { services.store.noteRequested(pending.digest) }
         if parts.contains(where: { if case .blob = $0 { true } else { false } }), connection.ownedFile != descriptor {
             // A range to sendfile from a cached descriptor: a blob at the size limit whose pages
             // are uncached on a filesystem without RWF_NOWAIT. Own a duplicate for the send.
