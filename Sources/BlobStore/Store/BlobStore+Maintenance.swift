@@ -74,7 +74,7 @@ extension BlobStore {
         let file = FileDescriptor(owning: raw)
         file.dropCachedPages()
         guard let size = try? file.size(), size > 0 else { return 0 }
-        let pages = cbs_resident_pages(file.rawValue, size)
+        let pages = cbs_cached_pages(file.rawValue, size)
         return pages > 0 ? UInt64(pages) * IndexEntry.pageSize : 0
     }
 }
