@@ -70,7 +70,7 @@ done
 
 echo "== page cache: 256 MiB of blobs read twice with a 32 MiB budget, beside plain reads"
 "$bench" pagecache "$scratch/pagecache" 256 32 > "$scratch/pagecache.out"
-resident() { find "$1" -type f -print0 | xargs -0 fincore -b -n -o RES | awk '{ s += $1 } END { print s + 0 }'; }
+resident() { find "$1" -type f -print0 | xargs -0 fincore -b -n -o RES | awk '{ s += $1 } END { printf "%d\n", s }'; }
 ours_resident=$(resident "$scratch/pagecache/blobs")
 find "$scratch/pagecache/blobs" -type f -exec cat {} + > /dev/null
 find "$scratch/pagecache/blobs" -type f -exec cat {} + > /dev/null
@@ -150,4 +150,5 @@ cache_note="Cold runs follow \`echo 3 > /proc/sys/vm/drop_caches\`."
 echo "wrote $results"
 Benchmarks/mirror.sh .build/release/blobcache "$scratch/mirror" "$results"
 Benchmarks/peers.sh .build/release/blobcache "$scratch/peers" "$results"
+Benchmarks/pagecache.sh .build/release/blobcache "$scratch/pagecache" "$results"
 Benchmarks/soak.sh .build/release/blobcache "$scratch/soak" "$results"

@@ -230,6 +230,50 @@ private func order(_ index: BlobIndex) -> [Digest] {
     #expect(index.residentBytes == 0)
 }
 
+@Test func pagesThatStayedAfterADropAreCountedAsTheColdest() {
+    let index = BlobIndex(capacity: 4)
+    for n in 0..<3 { index.insert(blob(n), size: 3 * 4096) }
+    index.noteResident(blob(0), bytes: 4096)
+    index.noteResident(blob(1), bytes: 4096)
+    index.clearResident(blob(2))
+    index.noteStillResident(blob(2), bytes: 1 << 30)
+    #expect(index.coldestResident() == blob(2), "tried first by the next trim")
+    #expect(index.residentBytes == 5 * 4096, "never more than the blob's own pages")
+    index.noteStillResident(blob(0), bytes: 3 * 4096)
+    #expect(index.residentBytes == 5 * 4096, "an entry served since keeps its estimate")
+    index.noteStillResident(blob(9), bytes: 4096)
+    index.noteStillResident(blob(1), bytes: 0)
+    #expect(index.residentBytes == 5 * 4096, "nothing for an absent digest or no bytes")
+}
+
+@Test func aBlobRequestedAgainSoonIsHotAndItsPagesGoLast() {
+    let index = BlobIndex(capacity: 4)
+    for n in 0..<3 { index.insert(blob(n), size: 1 << 20) }
+    let window: UInt64 = 500  // pages
+    index.noteRequested(blob(0), hotWithinPages: window)
+    index.noteResident(blob(0), bytes: 4096)
+    index.noteRequested(blob(1), hotWithinPages: window)
+    index.noteResident(blob(1), bytes: 4096)
+    #expect(index.coldestResident() == blob(0), "a first request is not hot: plain least recently served")
+    index.noteRequested(blob(0), hotWithinPages: window)
+    index.noteResident(blob(0), bytes: 4096)
+    index.noteRequested(blob(2), hotWithinPages: window)
+    index.noteResident(blob(2), bytes: 4096)
+    #expect(index.coldestResident() == blob(1), "the hot blob goes after every other")
+    index.clearResident(blob(1))
+    #expect(index.coldestResident() == blob(2))
+    index.clearResident(blob(2))
+    #expect(index.coldestResident() == blob(0), "and when only hot ones are left, they go too")
+
+    // 4 MiB served since its last request: 1024 pages, beyond the window.
+    for _ in 0..<2 { for n in 1...2 { index.noteResident(blob(n), bytes: 1 << 20) } }
+    index.noteRequested(blob(0), hotWithinPages: window)
+    index.noteResident(blob(1), bytes: 4096)
+    index.clearResident(blob(2))
+    #expect(index.coldestResident() == blob(0), "requested again only after a long while, it is not hot")
+    #expect(index.residentBytes == 2 * 4096 + (1 << 20))
+}
+
 @Test func removalAndEvictionDropResidentPages() {
     let index = BlobIndex(capacity: 2)
     index.insert(blob(0), size: 8192)

@@ -107,6 +107,94 @@ import Testing
         #expect(pages[0] < 16 && pages[1] < 16, "cold blobs still resident: \(pages)")
         #expect(pages[3] == 256, "hot blob lost its pages: \(pages)")
     }
+
+    /// Under plain least-recently-served order, a scan of blobs read once pushes out a blob that
+    /// is asked for again and again, whenever the scan serves a budget's worth in between.
+    @Test func aScanOfBlobsReadOnceLeavesAHotBlobsPagesAlone() throws {
+        let directory = StoreTestDirectory()
+        let budget: UInt64 = 1 << 20
+        let blobBytes = 256 << 10
+        let store = try BlobStore(directory: directory.data, options: testOptions { $0.pageCacheBudget = budget })
+        let hot = try store.put(pseudoRandomBytes(count: blobBytes, seed: 100))
+        var scan: [Digest] = []
+        for seed in 0..<16 { scan.append(try store.put(pseudoRandomBytes(count: blobBytes, seed: UInt64(seed)))) }
+        func request(_ digest: Digest) throws {
+            store.noteRequested(digest)
+            let blob = try openExisting(store, digest)
+            _ = try readAll(blob)
+            store.noteServed(digest, bytes: blob.size)
+            store.trimPageCache()
+        }
+        func residentPages(_ digest: Digest) throws -> Int64 {
+            let blob = try openExisting(store, digest)
+            return cbs_resident_pages(blob.descriptor.rawValue, blob.size)
+        }
+
+        try request(hot)
+        try request(hot)
+        for (n, digest) in scan.enumerated() {
+            try request(digest)
+            #expect(store.stats().residentBytesEstimate <= budget)
+            guard n % 4 == 3 else { continue }
+            // Four scan blobs, a budget's worth, came since the hot blob's last request.
+            #expect(try residentPages(hot) == Int64(blobBytes / 4096), "the hot blob lost its pages after scan blob \(n)")
+            try request(hot)
+        }
+        let scanPages = try scan.dropLast(4).reduce(Int64(0)) { $0 + (try residentPages($1)) }
+        #expect(scanPages == 0, "the scan's older blobs are still resident")
+    }
+
+    /// Pages still queued on a socket by sendfile are in use, and the kernel keeps them through
+    /// POSIX_FADV_DONTNEED. The estimate must go on counting what stayed, and a later trim must
+    /// drop it once the socket lets go.
+    @Test func pagesInUseWhenDroppedStayCountedAndGoOnALaterTrim() throws {
+        let directory = StoreTestDirectory()
+        let blobBytes = 256 << 10
+        let store = try BlobStore(directory: directory.data, options: testOptions { $0.pageCacheBudget = 1 << 20 })
+        var digests: [Digest] = []
+        for seed in 0..<7 { digests.append(try store.put(pseudoRandomBytes(count: blobBytes, seed: UInt64(seed)))) }
+        func serve(_ digest: Digest) throws {
+            let blob = try openExisting(store, digest)
+            _ = try readAll(blob)
+            store.noteServed(digest, bytes: blob.size)
+        }
+        func residentBytes(_ digest: Digest) throws -> UInt64 {
+            let blob = try openExisting(store, digest)
+            let pages = cbs_resident_pages(blob.descriptor.rawValue, blob.size)
+            try #require(pages >= 0)
+            return UInt64(pages) * 4096
+        }
+
+        try serve(digests[0])
+        // The coldest blob's first 64 KiB sent to a client that has not read them yet.
+        var connection: LoopbackConnection? = try LoopbackConnection()
+        let pinned = try openExisting(store, digests[0])
+        var offset = off_t(0)
+        try #require(cbs_sendfile(connection!.client, pinned.descriptor.rawValue, &offset, 64 << 10) == 64 << 10)
+
+        // 6 × 256 KiB > 1 MiB: the three coldest go, the first among them.
+        for digest in digests[1...5] { try serve(digest) }
+        store.trimPageCache()
+        #expect(try residentBytes(digests[0]) >= 64 << 10, "the sent pages went after all: the test shows nothing")
+        let resident = try digests.reduce(UInt64(0)) { $0 + (try residentBytes($1)) }
+        #expect(resident <= store.stats().residentBytesEstimate,
+                "\(resident) bytes resident, but the estimate says \(store.stats().residentBytesEstimate)")
+
+        // Once the client has gone, a later trim takes the leftover first. The kernel lets go of
+        // the pages as it frees the socket's buffers, not necessarily at once; a trim runs only
+        // over the budget, so each round serves a blob whose pages had gone.
+        connection = nil
+        var rounds = 0
+        repeat {
+            if rounds > 0 { usleep(20_000) }
+            try serve(digests[1 + rounds % 6])
+            store.trimPageCache()
+            rounds += 1
+        } while try residentBytes(digests[0]) > 0 && rounds < 50
+        #expect(try residentBytes(digests[0]) == 0, "the leftover is still resident after \(rounds) trims")
+        let last = digests[1 + (rounds - 1) % 6]
+        #expect(try residentBytes(last) == UInt64(blobBytes), "the blob served last lost its pages")
+    }
 }
 
 /// A store on a 4 MiB tmpfs that the suite mounts (CI runs as root), so that the disk
@@ -173,3 +261,46 @@ import Testing
         if store.contains(kept) { #expect(try readAll(openExisting(store, kept)) == small) }
     }
 }
+
+/// A TCP connection to itself on 127.0.0.1: bytes sent on `client` wait, unread, in `server`'s
+/// receive queue until the connection is dropped, which closes both ends.
+private final class LoopbackConnection {
+    let client: Int32
+    let server: Int32
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        defer { Glibc.close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                try #require(bind(listener, raw, length) == 0 && listen(listener, 1) == 0)
+                try #require(getsockname(listener, raw, &length) == 0)
+            }
+        }
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(client >= 0)
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) }
+        }
+        // The listener has not been accepting: an accept after a failed connect would wait forever.
+        let server = connected == 0 ? accept(listener, nil, nil) : -1
+        guard server >= 0 else {
+            Glibc.close(client)
+            throw LoopbackConnectionFailed()
+        }
+        self.client = client
+        self.server = server
+    }
+
+    deinit {
+        Glibc.close(client)
+        Glibc.close(server)
+    }
+}
+
+private struct LoopbackConnectionFailed: Error {}

@@ -67,6 +67,19 @@ struct FileDescriptorTests {
         }
     }
 
+    @Test func cachedPagesCountTheFilesPagesInThePageCache() throws {
+        let directory = StoreTestDirectory("fd")
+        let file = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_RDWR)
+        try randomBytes(64 * 4096).withUnsafeBytes { try file.writeAll($0) }
+        try file.sync()
+        file.dropCachedPages()
+        #expect(cbs_cached_pages(file.rawValue, 64 * 4096) == 0)
+        var buffer = [UInt8](repeating: 0, count: 64 * 4096)
+        #expect(try buffer.withUnsafeMutableBytes { try file.read(into: $0, at: 0) } == 64 * 4096)
+        #expect(cbs_cached_pages(file.rawValue, 64 * 4096) == 64)
+        #expect(cbs_resident_pages(file.rawValue, 64 * 4096) == 64)
+    }
+
     @Test func openingAFileAsADirectoryThrowsENOTDIR() throws {
         let directory = StoreTestDirectory("fd")
         _ = try FileDescriptor.open(directory.file("blob"), flags: O_CREAT | O_WRONLY)

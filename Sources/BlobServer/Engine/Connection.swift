@@ -39,6 +39,8 @@ final class Connection {
         var bodyBytes: UInt64 = 0
         /// The blob whose bytes the response sends (for the page cache estimate).
         var servedDigest: Digest?
+        /// Bytes sent from the blob's file so far, counted toward the estimate as they went.
+        var sentFileBytes: UInt64 = 0
     }
 
     enum Timer: Int {

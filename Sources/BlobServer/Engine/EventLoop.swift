@@ -576,6 +576,7 @@ final class EventLoop: @unchecked Sendable {
         case .sentFile(let sent, let wouldBlock, let failed):
             connection.phase = .writing
             connection.outgoing.advance(by: sent)
+            noteSentFromFile(connection, sent)
             if failed { return close(connection) }
             if wouldBlock {
                 // A writable edge that came while the worker held the socket may be the one
@@ -736,6 +737,7 @@ final class EventLoop: @unchecked Sendable {
             return
         }
         connection.request?.servedDigest = pending.digest
+        if head.method != .head { services.store.noteRequested(pending.digest) }
         if parts.contains(where: { if case .blob = $0 { true } else { false } }), connection.ownedFile != descriptor {
             // A range to sendfile from a cached descriptor: a blob at the size limit whose pages
             // are uncached on a filesystem without RWF_NOWAIT. Own a duplicate for the send.
@@ -850,6 +852,7 @@ final class EventLoop: @unchecked Sendable {
                 let sent = cbs_sendfile(connection.socket, descriptor, &position, chunk)
                 if sent > 0 {
                     connection.outgoing.advance(by: sent)
+                    noteSentFromFile(connection, sent)
                     if sent < chunk, !connection.outgoing.isEmpty {
                         // A short send means the socket buffer is full; the kernel has flagged
                         // the socket, so a writable edge follows. Trying again now would only
@@ -907,6 +910,15 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Counts bytes just sent from the blob's file toward its resident page cache as they go,
+    /// not when the response ends: the pages of long responses in flight (concurrency × blob
+    /// size) are then within the budget too, and those of a response cut short are counted.
+    private func noteSentFromFile(_ connection: Connection, _ sent: Int) {
+        guard sent > 0, let digest = connection.request?.servedDigest else { return }
+        services.store.noteServed(digest, bytes: UInt64(sent))
+        connection.request?.sentFileBytes += UInt64(sent)
+    }
+
     private func writeGathered(_ socket: Int32, _ slices: [ArraySlice<UInt8>]) -> Int {
         if slices.count == 1 {
             return slices[0].withUnsafeBytes { Glibc.write(socket, $0.baseAddress, $0.count) }
@@ -929,7 +941,11 @@ final class EventLoop: @unchecked Sendable {
             let elapsed = now > request.startNanoseconds ? now - request.startNanoseconds : 0
             metrics.requestFinished(route: request.route, status: request.status, bytesSent: request.bodyBytes, nanoseconds: elapsed)
             if let digest = request.servedDigest, request.bodyBytes > 0 {
-                services.store.noteServed(digest, bytes: request.bodyBytes)
+                // What went from the file was counted as it went. The rest was read into the
+                // response (small blobs); a blob still arriving was not indexed while it went,
+                // so the whole body counts now (capped at the blob's size).
+                let uncounted = connection.growing != nil ? request.bodyBytes : request.bodyBytes - min(request.sentFileBytes, request.bodyBytes)
+                if uncounted > 0 { services.store.noteServed(digest, bytes: uncounted) }
             }
             if services.logger.level <= .info {
                 services.logger.info("request", [

@@ -6,8 +6,10 @@
 ///
 /// - At the cap, inserting a new digest evicts the least recently used entry (like nginx's
 ///   `keys_zone`) and returns it. The index has forgotten it; the caller unlinks its file.
-/// - Each entry also carries an estimate of its pages in the page cache, on a second list
-///   ordered by when the blob was last served, so the store can drop the coldest pages first.
+/// - Each entry also carries an estimate of its pages in the page cache, on a list ordered by
+///   when the blob was last served, so the store can drop the coldest pages first. Blobs
+///   requested again soon after their previous request are hot and have a list of their own,
+///   dropped only after every other: a scan of many blobs read once passes by them.
 /// - Each entry carries a mark for reconciliation with the data directory.
 ///
 /// Memory: one buffer of `capacity` 64-byte entries and a hash table of at least 2×capacity
@@ -49,8 +51,12 @@ package final class BlobIndex {
     @exclusivity(unchecked) private var tails: [UInt32: HashWords] = [:]
     /// Every live entry, coldest (next to evict) first.
     @exclusivity(unchecked) private var recency = EntryList<RecencyLinks>()
-    /// Entries with resident pages, least recently served first.
-    @exclusivity(unchecked) private var resident = EntryList<ResidentLinks>()
+    /// Entries with resident pages that are not hot, least recently served first.
+    @exclusivity(unchecked) private var residentCold = EntryList<ResidentLinks>()
+    /// Hot entries with resident pages, least recently served first.
+    @exclusivity(unchecked) private var residentHot = EntryList<ResidentLinks>()
+    /// Pages served since the index was made: the clock of request stamps.
+    @exclusivity(unchecked) private var servedPages: UInt64 = 0
     /// Bumped by every change to `recency`, so a walk notices a body that mutates the index.
     @exclusivity(unchecked) private var recencyVersion = 0
 
@@ -151,7 +157,8 @@ package final class BlobIndex {
         table = DigestTable(minimumBuckets: table.bucketCount)
         tails = [:]
         recency = EntryList()
-        resident = EntryList()
+        residentCold = EntryList()
+        residentHot = EntryList()
         recencyVersion &+= 1
         highWater = 0
         freeHead = IndexEntry.noLink
@@ -208,21 +215,54 @@ package final class BlobIndex {
         guard let found = find(IndexKey(digest)) else { return }
         let entry = entries + Int(found.slot)
         let old = entry.pointee.residentPages
+        servedPages &+= UInt64(IndexEntry.pages(covering: bytes))
         let added = UInt64(old) + UInt64(IndexEntry.pages(covering: bytes))
         let new = UInt32(min(added, UInt64(entry.pointee.pageLimit)))
         guard new > 0 else { return }
         residentPageCount += UInt64(new - old)
         entry.pointee.residentPages = new
-        if old == 0 {
-            resident.pushHottest(found.slot, in: entries)
-        } else {
-            resident.moveToHottest(found.slot, in: entries)
+        withResidentList(of: found.slot) { list in
+            if old == 0 { list.pushHottest(found.slot, in: entries) } else { list.moveToHottest(found.slot, in: entries) }
         }
     }
 
-    /// The entry with resident pages that was served longest ago: the first whose pages to drop.
+    /// Records that a response with `digest`'s bytes starts. The blob is hot when its previous
+    /// request was at most `hotWithinPages` pages served ago (so never on its first), and stays
+    /// so until its next request. Does nothing for an absent digest.
+    package func noteRequested(_ digest: Digest, hotWithinPages window: UInt64) {
+        guard let found = find(IndexKey(digest)) else { return }
+        let entry = entries + Int(found.slot)
+        let now = IndexEntry.stamp(ofClock: servedPages)
+        let previous = entry.pointee.requestStamp
+        let distance = UInt64((now &- previous) & IndexEntry.stampMask) * IndexEntry.stampPages
+        // Beyond half a turn of the stamp, an old request could pass for a recent one.
+        let hot = previous != 0 && distance <= min(window, UInt64(IndexEntry.stampMask / 2) * IndexEntry.stampPages)
+        entry.pointee.requestStamp = now
+        guard hot != entry.pointee.isHot else { return }
+        let resident = entry.pointee.residentPages > 0
+        if resident { withResidentList(of: found.slot) { $0.unlink(found.slot, in: entries) } }
+        entry.pointee.isHot = hot
+        if resident { withResidentList(of: found.slot) { $0.pushHottest(found.slot, in: entries) } }
+    }
+
+    /// Records that `bytes` of `digest` stayed in the page cache when its pages were dropped
+    /// (pages in use, such as those still queued on a socket): counts them again, as the
+    /// coldest, so the next trim tries them first. An entry served again since keeps its newer
+    /// estimate. Does nothing for an absent digest.
+    package func noteStillResident(_ digest: Digest, bytes: UInt64) {
+        guard let found = find(IndexKey(digest)) else { return }
+        let entry = entries + Int(found.slot)
+        let pages = min(IndexEntry.pages(covering: bytes), entry.pointee.pageLimit)
+        guard entry.pointee.residentPages == 0, pages > 0 else { return }
+        residentPageCount += UInt64(pages)
+        entry.pointee.residentPages = pages
+        withResidentList(of: found.slot) { $0.pushColdest(found.slot, in: entries) }
+    }
+
+    /// The first entry whose pages to drop: the one served longest ago among those that are not
+    /// hot, or when every resident entry is hot, among those.
     package func coldestResident() -> Digest? {
-        let slot = resident.coldest
+        let slot = residentCold.coldest != IndexEntry.noLink ? residentCold.coldest : residentHot.coldest
         return slot == IndexEntry.noLink ? nil : digest(atSlot: slot)
     }
 
@@ -317,14 +357,20 @@ package final class BlobIndex {
         freeHead = slot
     }
 
-    /// Sets `slot`'s resident pages to 0 and takes it off the resident list.
+    /// Sets `slot`'s resident pages to 0 and takes it off its resident list.
     @inline(__always)
     private func dropResidentPages(_ slot: UInt32) {
         let entry = entries + Int(slot)
         guard entry.pointee.residentPages > 0 else { return }
         residentPageCount -= UInt64(entry.pointee.residentPages)
         entry.pointee.residentPages = 0
-        resident.unlink(slot, in: entries)
+        withResidentList(of: slot) { $0.unlink(slot, in: entries) }
+    }
+
+    /// Runs `body` on the resident list that `slot` belongs on: hot or not.
+    @inline(__always)
+    private func withResidentList(of slot: UInt32, _ body: (inout EntryList<ResidentLinks>) -> Void) {
+        if entries[Int(slot)].isHot { body(&residentHot) } else { body(&residentCold) }
     }
 
     /// Lowers `slot`'s resident pages to what its (new) size can hold.

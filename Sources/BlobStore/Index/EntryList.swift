@@ -15,7 +15,7 @@ enum RecencyLinks: EntryLinks {
     @inline(__always) static func setNext(_ entry: UnsafeMutablePointer<IndexEntry>, _ slot: UInt32) { entry.pointee.lruNext = slot }
 }
 
-/// The resident list: entries with pages in the page cache, by last time they were served.
+/// The resident lists (hot or not): entries with pages in the page cache, by last time they were served.
 enum ResidentLinks: EntryLinks {
     @inline(__always) static func prev(_ entry: UnsafeMutablePointer<IndexEntry>) -> UInt32 { entry.pointee.residentPrev }
     @inline(__always) static func next(_ entry: UnsafeMutablePointer<IndexEntry>) -> UInt32 { entry.pointee.residentNext }

@@ -10,7 +10,16 @@ struct IndexEntry {
     static let pageSize: UInt64 = 4096
     /// Set in `flags` while the entry is marked in a reconciliation pass.
     static let markBit: UInt32 = 1 << 8
+    /// Set in `flags` while the blob is hot: requested again soon after its previous request
+    /// (see `BlobIndex.noteRequested`).
+    static let hotBit: UInt32 = 1 << 9
     private static let algorithmMask: UInt32 = 0xff
+    /// `flags` bits 10-31 hold when the blob was last requested, on the index's clock of pages
+    /// served, in units of `stampPages`; 0 means not since the index has known it.
+    private static let stampShift: UInt32 = 10
+    static let stampMask: UInt32 = (1 << 22) - 1
+    /// 64 KiB: the stamp goes round every 256 GiB served.
+    static let stampPages: UInt64 = 16
 
     /// The first 32 hash bytes: a whole sha256. A sha512 keeps the rest in the index's tail
     /// table, so the common sha256 costs nothing beyond this entry.
@@ -26,6 +35,7 @@ struct IndexEntry {
     /// Estimated pages of this blob in the page cache, never more than the blob's own pages.
     var residentPages: UInt32
     /// Low byte: `DigestAlgorithm.rawValue` (0 in a free slot). `markBit`: reconciliation mark.
+    /// `hotBit`, and above it the request stamp.
     var flags: UInt32
 
     /// A live, unlinked, marked entry with no resident pages.
@@ -59,6 +69,24 @@ struct IndexEntry {
     var isMarked: Bool {
         @inline(__always) get { flags & Self.markBit != 0 }
         @inline(__always) set { flags = newValue ? flags | Self.markBit : flags & ~Self.markBit }
+    }
+
+    var isHot: Bool {
+        @inline(__always) get { flags & Self.hotBit != 0 }
+        @inline(__always) set { flags = newValue ? flags | Self.hotBit : flags & ~Self.hotBit }
+    }
+
+    /// When the blob was last requested (see `stampMask`).
+    var requestStamp: UInt32 {
+        @inline(__always) get { flags >> Self.stampShift }
+        @inline(__always) set { flags = flags & ~(Self.stampMask << Self.stampShift) | (newValue & Self.stampMask) << Self.stampShift }
+    }
+
+    /// The stamp of `clock` pages served: never 0, which means "not requested".
+    @inline(__always)
+    static func stamp(ofClock clock: UInt64) -> UInt32 {
+        let stamp = UInt32(truncatingIfNeeded: clock / stampPages) & stampMask
+        return stamp == 0 ? 1 : stamp
     }
 
     /// The most pages this blob can have resident: its size in pages, rounded up.

@@ -37,6 +37,10 @@ extension BlobStore {
 
     private func trimPageCacheSerialized() {
         let budget = options.resolvedPageCacheBudget
+        // Pages the kernel kept because they were in use (sendfile leaves the pages it sent on
+        // the socket until the client reads them). Counted again only after this trim, which
+        // would otherwise retry them at once; the next trim drops them first.
+        var kept: [(digest: Digest, bytes: UInt64)] = []
         while true {
             let victims: [Digest] = state.withLock { state in
                 guard state.index.residentBytes > budget else { return [] }
@@ -49,18 +53,29 @@ extension BlobStore {
                 }
                 return victims
             }
-            if victims.isEmpty { return }
-            for digest in victims { dropPages(of: digest) }
+            if victims.isEmpty { break }
+            for digest in victims {
+                let stayed = dropPages(of: digest)
+                if stayed > 0 { kept.append((digest, stayed)) }
+            }
+        }
+        if kept.isEmpty { return }
+        state.withLock { state in
+            for leftover in kept { state.index.noteStillResident(leftover.digest, bytes: leftover.bytes) }
         }
     }
 
-    /// Asks the kernel to drop the cached pages of one blob.
-    func dropPages(of digest: Digest) {
+    /// Asks the kernel to drop the cached pages of one blob; returns the bytes it kept.
+    func dropPages(of digest: Digest) -> UInt64 {
         let raw = StoreLayout.withPath(of: digest) { path in
             cbs_openat(root.rawValue, path, O_RDONLY | cbs_O_CLOEXEC | cbs_O_NOFOLLOW, 0)
         }
-        guard raw >= 0 else { return }
-        FileDescriptor(owning: raw).dropCachedPages()
+        guard raw >= 0 else { return 0 }
+        let file = FileDescriptor(owning: raw)
+        file.dropCachedPages()
+        guard let size = try? file.size(), size > 0 else { return 0 }
+        let pages = cbs_cached_pages(file.rawValue, size)
+        return pages > 0 ? UInt64(pages) * IndexEntry.pageSize : 0
     }
 }
 

@@ -155,8 +155,21 @@ public final class BlobStore: Sendable {
         state.withLock { $0.index.smallestDigests(after: after, limit: limit, algorithm: algorithm) }
     }
 
+    /// How far apart, in page-cache budgets' worth of bytes served, two requests of a blob may
+    /// be for it to count as hot: its pages then go only after those of blobs read once, or
+    /// read again only after much longer (a scan of a store many times the budget).
+    static let hotReuseBudgets: UInt64 = 64
+
+    /// Records that a response with `digest`'s bytes starts, which makes the blob hot when its
+    /// previous request was recent enough (see `hotReuseBudgets`). Call once per response.
+    public func noteRequested(_ digest: Digest) {
+        let window = options.resolvedPageCacheBudget / IndexEntry.pageSize * Self.hotReuseBudgets
+        state.withLock { $0.index.noteRequested(digest, hotWithinPages: window) }
+    }
+
     /// Counts bytes served from `digest` toward its estimated resident page cache; the
-    /// maintenance thread drops the coldest blobs' pages once the estimate passes the budget.
+    /// maintenance thread drops the coldest blobs' pages once the estimate passes the budget,
+    /// the hot blobs' last.
     public func noteServed(_ digest: Digest, bytes: UInt64) {
         let over = state.withLock { state in
             state.index.noteResident(digest, bytes: bytes)

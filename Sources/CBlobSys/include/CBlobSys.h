@@ -44,6 +44,10 @@ ssize_t cbs_sendfile(int out_fd, int in_fd, off_t *offset, size_t count);
 /// mincore(2) over a read-only mapping of [0, length) of `fd`: resident pages, or -1.
 int64_t cbs_resident_pages(int fd, uint64_t length);
 
+/// The pages of `fd`'s file in the page cache: cachestat(2) (Linux 6.5), which counts only the
+/// pages present, else cbs_resident_pages, which looks up every page of the file. -1 on error.
+int64_t cbs_cached_pages(int fd, uint64_t length);
+
 /// renameat2(2) with RENAME_NOREPLACE.
 int cbs_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
