@@ -38,15 +38,17 @@ public struct ServerLimits: Sendable, Equatable {
     static let bytesPerConnection: UInt64 = 1024
     static let largeBufferBytes = HTTPRequestParser.maxRequestLineBytes + HTTPRequestParser.maxHeaderSectionBytes + 4096
 
-    /// Limits that keep the connection share of `budget` across `loops` loops: half for
-    /// buffers (large ones first), half for connection state. A connection holds a buffer only
-    /// while it has unparsed bytes, so many more connections than buffers can be open: the
-    /// default 128 MiB budget admits 16,384 connections in all, whatever the number of loops.
+    /// Limits that keep the connection share of `budget` across `loops` loops: five eighths for
+    /// buffers (large ones first), three eighths for connection state. A connection holds a
+    /// buffer only while it has unparsed bytes, so many more connections than buffers can be
+    /// open: the default 128 MiB budget admits 12,288 connections in all, whatever the number of
+    /// loops, and keeps 1,242 buffers on two loops, so 1,000 connections dribbling heads that
+    /// never end (slowloris) still leave buffers for a real client.
     public init(budget: MemoryBudget, loops: Int) {
         let share = budget.connectionBufferBytes / UInt64(max(1, loops))
         let largeBytes = UInt64(largeBuffersPerLoop * Self.largeBufferBytes)
-        let bufferShare = share / 2 > largeBytes ? share / 2 - largeBytes : share / 4
+        let bufferShare = share / 8 * 5 > largeBytes ? share / 8 * 5 - largeBytes : share / 4
         buffersPerLoop = max(16, Int(bufferShare / UInt64(bufferBytes)))
-        connectionsPerLoop = max(64, Int(share / 2 / Self.bytesPerConnection))
+        connectionsPerLoop = max(64, Int(share / 8 * 3 / Self.bytesPerConnection))
     }
 }

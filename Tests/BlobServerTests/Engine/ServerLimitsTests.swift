@@ -4,21 +4,23 @@ import Testing
 
 private let MiB = ByteSize.mebibyte
 
-/// The limits derived from the memory budget: enough connections for the soak's 9,000 on the
+/// The limits derived from the memory budget: enough connections for the soak's 9,000 and buffers for
+/// 1,000 slowloris heads on the
 /// default budget, and never more memory than the budget's connection share.
 @Suite("Engine: limits derived from the budget")
 struct ServerLimitsTests {
     @Test(arguments: [1, 2, 4, 8, 16])
-    func theDefaultBudgetAdmits16384Connections(loops: Int) {
+    func theDefaultBudgetAdmits12288Connections(loops: Int) {
         let limits = ServerLimits(budget: MemoryBudget(total: MemoryBudget.defaultTotal), loops: loops)
-        #expect(limits.connectionsPerLoop * loops == 16_384)
+        #expect(limits.connectionsPerLoop * loops == 12_288)
     }
 
-    @Test func theDefaultBudgetOnTwoLoopsSplitsItsShareInHalves() {
+    @Test func theDefaultBudgetOnTwoLoopsLeavesBuffersForASlowlorisThousand() {
         let limits = ServerLimits(budget: MemoryBudget(total: 128 * MiB), loops: 2)
-        // 16 MiB a loop: 8 MiB for 8,192 connections, 8 MiB for 4 large and 493 regular buffers.
-        #expect(limits.connectionsPerLoop == 8192)
-        #expect(limits.buffersPerLoop == 493)
+        // 16 MiB a loop: 6 MiB for 6,144 connections, 10 MiB for 4 large and 621 regular buffers.
+        #expect(limits.connectionsPerLoop == 6144)
+        #expect(limits.buffersPerLoop == 621)
+        #expect(limits.buffersPerLoop * 2 > 1000)
         #expect(limits.largeBuffersPerLoop == 4)
     }
 
@@ -30,9 +32,10 @@ struct ServerLimitsTests {
             + UInt64(limits.buffersPerLoop * limits.bufferBytes)
             + UInt64(limits.largeBuffersPerLoop * ServerLimits.largeBufferBytes)
         #expect(perLoop * UInt64(loops) <= budget.connectionBufferBytes)
-        // Connection state gets half the share, so the buffers are not starved for it.
+        // Connection state gets three eighths of the share, so the buffers (at least a third, after
+        // the large ones) are not starved for it.
         let share = budget.connectionBufferBytes / UInt64(loops)
-        #expect(UInt64(limits.connectionsPerLoop) * ServerLimits.bytesPerConnection * 2 <= share)
+        #expect(UInt64(limits.connectionsPerLoop) * ServerLimits.bytesPerConnection * 8 <= share * 3)
         #expect(UInt64(limits.buffersPerLoop * limits.bufferBytes) * 3 >= share)
     }
 
