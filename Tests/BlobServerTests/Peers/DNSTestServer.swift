@@ -76,19 +76,30 @@ final class DNSTestServer {
         guard rename(temporary, hostsPath) == 0 else { throw EndToEndFailure("rename \(temporary): errno \(errno)") }
     }
 
-    /// A UDP port nobody was using a moment ago (bound to port 0, then released).
+    /// A loopback port nobody was using a moment ago, for UDP and for TCP (dnsmasq binds both).
+    /// Chosen below the kernel's ephemeral range: a port the kernel handed out and took back
+    /// could go to another test's outgoing connection before dnsmasq binds it (the slow-client
+    /// suites open thousands), and a restarted dnsmasq must find its port free again.
     static func freeUDPPort() throws -> UInt16 {
-        let socket = FileDescriptor(owning: try syscall("socket") { Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0) })
-        let raw = socket.rawValue
-        let loopback = try SocketAddress(parsing: "127.0.0.1:0")
-        try loopback.withSockaddr { pointer, length throws(SystemError) in
-            try syscall("bind") { bind(raw, pointer, length) }
+        var ephemeralLow: Int32 = 32768
+        if let range = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r") {
+            withUnsafeMutablePointer(to: &ephemeralLow) { _ = withVaList([$0]) { vfscanf(range, "%d", $0) } }
+            fclose(range)
         }
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        try syscall("getsockname") {
-            withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(raw, $0, &length) } }
+        let ephemeralStart = Int(ephemeralLow)
+        let candidates = max(1024, ephemeralStart - 12_000)..<max(1025, ephemeralStart)
+        for _ in 0..<200 {
+            let port = UInt16(Int.random(in: candidates))
+            if isFree(port, type: SOCK_DGRAM), isFree(port, type: SOCK_STREAM) { return port }
         }
-        return SocketAddress(storage: storage).port
+        throw EndToEndFailure("no free loopback port in \(candidates)")
+    }
+
+    private static func isFree(_ port: UInt16, type: __socket_type) -> Bool {
+        let raw = Glibc.socket(AF_INET, Int32(type.rawValue), 0)
+        guard raw >= 0 else { return false }
+        defer { close(raw) }
+        guard let address = try? SocketAddress(parsing: "127.0.0.1:\(port)") else { return false }
+        return address.withSockaddr { bind(raw, $0, $1) == 0 }
     }
 }
