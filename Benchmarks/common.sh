@@ -150,3 +150,67 @@ build_image() {
   # shellcheck disable=SC2034
   layer_size=$(jq -r '.layers[0].size' "$manifest_file")
 }
+
+# write_nginx_conf DIR PORT WORKER_CONNECTIONS: the anchor nginx, serving DIR/root as static files
+# on 127.0.0.1:PORT as Debian configures it for speed (2 workers, one per core; sendfile and
+# tcp_nopush on; no access log), writing nothing outside DIR. Run it with
+# `nginx -c DIR/nginx.conf -p DIR`.
+write_nginx_conf() {
+  local dir=$1 port=$2 worker_connections=$3
+  mkdir -p "$dir/tmp"
+  cat > "$dir/nginx.conf" <<CONFIG
+user root;
+worker_processes 2;
+worker_rlimit_nofile $(ulimit -n);
+daemon off;
+master_process on;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events {
+  worker_connections $worker_connections;
+}
+http {
+  sendfile on;
+  tcp_nopush on;
+  access_log off;
+  default_type application/octet-stream;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  server {
+    listen 127.0.0.1:$port backlog=4096;
+    root $dir/root;
+  }
+}
+CONFIG
+}
+
+# write_registry_conf DIR PORT: the anchor docker-registry on filesystem storage in DIR/data, on
+# 127.0.0.1:PORT, logging errors only (an access log would add load the others do not have);
+# the rest is Debian's /etc/docker/registry/config.yml.
+# Run it with `docker-registry serve DIR/config.yml`.
+write_registry_conf() {
+  local dir=$1 port=$2
+  mkdir -p "$dir/data"
+  cat > "$dir/config.yml" <<CONFIG
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+  secret: blobcache-bench-not-secret
+  headers:
+    X-Content-Type-Options: [nosniff]
+CONFIG
+}

@@ -162,34 +162,8 @@ for name in "${all_names[@]}"; do
     ln "$blobs/$name" "$d/$(digest "$name")" 2>/dev/null || cp "$blobs/$name" "$d/$(digest "$name")"
   done
 done
+write_nginx_conf "$nginx_dir" "$nginx_port" 8192
 nginx_conf=$nginx_dir/nginx.conf
-cat > "$nginx_conf" <<EOF
-user root;
-worker_processes 2;
-worker_rlimit_nofile 65536;
-daemon off;
-master_process on;
-pid $nginx_dir/nginx.pid;
-error_log $nginx_dir/error.log warn;
-events {
-  worker_connections 8192;
-}
-http {
-  sendfile on;
-  tcp_nopush on;
-  access_log off;
-  default_type application/octet-stream;
-  client_body_temp_path $nginx_dir/tmp/body;
-  proxy_temp_path $nginx_dir/tmp/proxy;
-  fastcgi_temp_path $nginx_dir/tmp/fastcgi;
-  uwsgi_temp_path $nginx_dir/tmp/uwsgi;
-  scgi_temp_path $nginx_dir/tmp/scgi;
-  server {
-    listen 127.0.0.1:$nginx_port backlog=4096;
-    root $nginx_dir/root;
-  }
-}
-EOF
 nginx -t -q -c "$nginx_conf" -p "$nginx_dir"
 nginx_pid=""
 start_nginx() {
@@ -213,26 +187,7 @@ nginx_workers() { pgrep -P "$nginx_pid" | tr '\n' ' '; }
 registry_dir=$scratch/registry
 registry_port=$(free_port)
 rm -rf "$registry_dir"
-mkdir -p "$registry_dir/data"
-cat > "$registry_dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  cache:
-    blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: $registry_dir/data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$registry_port
-  secret: blobcache-bench-not-secret
-  headers:
-    X-Content-Type-Options: [nosniff]
-EOF
+write_registry_conf "$registry_dir" "$registry_port"
 registry_pid=""
 start_registry() {
   /usr/bin/docker-registry serve "$registry_dir/config.yml" > "$registry_dir/log" 2>&1 &

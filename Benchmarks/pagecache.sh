@@ -122,32 +122,7 @@ for hex in "${sweep_hex[@]}" "${hot_hex[@]}"; do
 done
 start_nginx() {
   nginx_port=$(free_port)
-  cat > "$nginx_dir/nginx.conf" <<EOF
-user root;
-worker_processes 2;
-daemon off;
-master_process on;
-pid $nginx_dir/nginx.pid;
-error_log $nginx_dir/error.log warn;
-events {
-  worker_connections 1024;
-}
-http {
-  sendfile on;
-  tcp_nopush on;
-  access_log off;
-  default_type application/octet-stream;
-  client_body_temp_path $nginx_dir/tmp/body;
-  proxy_temp_path $nginx_dir/tmp/proxy;
-  fastcgi_temp_path $nginx_dir/tmp/fastcgi;
-  uwsgi_temp_path $nginx_dir/tmp/uwsgi;
-  scgi_temp_path $nginx_dir/tmp/scgi;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $nginx_dir/root;
-  }
-}
-EOF
+  write_nginx_conf "$nginx_dir" "$nginx_port" 1024
   nginx -c "$nginx_dir/nginx.conf" -p "$nginx_dir" &
   nginx_pid=$!
   started+=("$nginx_pid")
@@ -167,21 +142,7 @@ for hex in "${sweep_hex[@]}" "${hot_hex[@]}"; do
 done
 start_registry() {
   registry_port=$(free_port)
-  cat > "$registry_dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  cache:
-    blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: $registry_dir/data
-http:
-  addr: 127.0.0.1:$registry_port
-  secret: blobcache-bench-not-secret
-EOF
+  write_registry_conf "$registry_dir" "$registry_port"
   /usr/bin/docker-registry serve "$registry_dir/config.yml" > "$registry_dir/log" 2>&1 &
   registry_pid=$!
   started+=("$registry_pid")

@@ -499,53 +499,12 @@ mkdir -p "$nginx_dir/root/v2/soak/hot/blobs" "$nginx_dir/tmp"
 for d in "${hot_digests[@]}"; do
   ln "$blobs/$d" "$nginx_dir/root/v2/soak/hot/blobs/$d" 2>/dev/null || cp "$blobs/$d" "$nginx_dir/root/v2/soak/hot/blobs/$d"
 done
-cat > "$nginx_dir/nginx.conf" <<EOF
-user root;
-worker_processes 2;
-worker_rlimit_nofile $(ulimit -n);
-daemon off;
-master_process on;
-pid $nginx_dir/nginx.pid;
-error_log $nginx_dir/error.log warn;
-events {
-  worker_connections $((connections + 1024));
-}
-http {
-  sendfile on;
-  tcp_nopush on;
-  access_log off;
-  default_type application/octet-stream;
-  client_body_temp_path $nginx_dir/tmp/body;
-  proxy_temp_path $nginx_dir/tmp/proxy;
-  fastcgi_temp_path $nginx_dir/tmp/fastcgi;
-  uwsgi_temp_path $nginx_dir/tmp/uwsgi;
-  scgi_temp_path $nginx_dir/tmp/scgi;
-  server {
-    listen 127.0.0.1:$nginx_port backlog=4096;
-    root $nginx_dir/root;
-  }
-}
-EOF
+write_nginx_conf "$nginx_dir" "$nginx_port" $((connections + 1024))
 
 registry_dir=$scratch/registry
 registry_port=$(free_port)
 rm -rf "$registry_dir"
-mkdir -p "$registry_dir/data"
-cat > "$registry_dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  cache:
-    blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: $registry_dir/data
-http:
-  addr: 127.0.0.1:$registry_port
-  secret: blobcache-bench-not-secret
-EOF
+write_registry_conf "$registry_dir" "$registry_port"
 
 declare -A anchor_pids anchor_authority
 start_anchor() {
