@@ -214,3 +214,18 @@ http:
     X-Content-Type-Options: [nosniff]
 CONFIG
 }
+
+# section_arguments BINARY SCRATCH [RESULTS]: the arguments of a script that measures one section
+# of RESULTS.md; sets blobcache_bin and scratch (absolute; scratch is made) and results (empty
+# when the section is only written to the scratch directory). Exits 2 on a bad call.
+section_arguments() {
+  if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+    echo "usage: $0 <blobcache-binary> <scratch-dir> [results.md]" >&2
+    exit 2
+  fi
+  [ -x "$1" ] || { echo "not an executable: $1" >&2; exit 2; }
+  blobcache_bin=$(realpath "$1")
+  mkdir -p "$2"
+  scratch=$(realpath "$2")
+  results=${3:-}
+}

@@ -23,20 +23,12 @@
 # script starts is stopped on exit.
 set -euo pipefail
 
-if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  echo "usage: $0 <blobcache-binary> <scratch-dir> [results.md]" >&2
-  exit 2
-fi
-[ -x "$1" ] || { echo "not an executable: $1" >&2; exit 2; }
-blobcache_bin=$(realpath "$1")
-mkdir -p "$2"
-scratch=$(realpath "$2")
-results=${3:-}
+# shellcheck source=Benchmarks/common.sh
+. "$(dirname "$0")/common.sh"
+section_arguments "$@"
 runs=${BENCH_MIRROR_RUNS:-3}
 clients=${BENCH_MIRROR_CLIENTS:-32}
 
-# shellcheck source=Benchmarks/common.sh
-. "$(dirname "$0")/common.sh"
 install_missing docker-registry:/usr/bin/docker-registry skopeo:skopeo umoci:umoci jq:jq curl:curl python3:python3 bc:bc
 
 # ---------------------------------------------------------------------------------------------
@@ -67,27 +59,10 @@ start_blobcache() {
   wait_registry_api "127.0.0.1:$mirror_port" "$mirror_pid" blobcache
 }
 
-# docker-registry in proxy mode: stock settings, filesystem storage, the blob-descriptor cache
-# in memory as in Debian's config, access log off and level error (blobcache logs at warn).
+# docker-registry in proxy mode: the anchor registry's settings (common.sh) plus `proxy: remoteurl`.
 proxy_dir=$scratch/proxy
-mkdir -p "$proxy_dir"
-cat > "$proxy_dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  cache:
-    blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: $proxy_dir/data
-http:
-  addr: 127.0.0.1:$mirror_port
-  secret: blobcache-bench-not-secret
-proxy:
-  remoteurl: http://127.0.0.1:$origin_port
-EOF
+write_registry_conf "$proxy_dir" "$mirror_port"
+printf 'proxy:\n  remoteurl: http://127.0.0.1:%s\n' "$origin_port" >> "$proxy_dir/config.yml"
 start_proxy() {
   rm -rf "$proxy_dir/data"
   /usr/bin/docker-registry serve "$proxy_dir/config.yml" >> "$proxy_dir/log" 2>&1 &

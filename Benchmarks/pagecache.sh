@@ -31,15 +31,9 @@
 # shellcheck disable=SC2046,SC2086,SC2206
 set -euo pipefail
 
-if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  echo "usage: $0 <blobcache-binary> <scratch-dir> [results.md]" >&2
-  exit 2
-fi
-[ -x "$1" ] || { echo "not an executable: $1" >&2; exit 2; }
-blobcache_bin=$(realpath "$1")
-mkdir -p "$2"
-scratch=$(realpath "$2")
-results=${3:-}
+# shellcheck source=Benchmarks/common.sh
+. "$(dirname "$0")/common.sh"
+section_arguments "$@"
 blob_count=${BENCH_PAGECACHE_BLOBS:-256}
 blob_mib=${BENCH_PAGECACHE_BLOB_MIB:-16}
 passes=${BENCH_PAGECACHE_PASSES:-3}
@@ -48,8 +42,6 @@ hot_delay_ms=${BENCH_PAGECACHE_HOT_DELAY_MS:-10}
 hot_small_count=64
 charts=$(realpath "$(dirname "$0")")/charts
 
-# shellcheck source=Benchmarks/common.sh
-. "$(dirname "$0")/common.sh"
 install_missing nginx-light:nginx wrk:wrk docker-registry:/usr/bin/docker-registry curl:curl \
   util-linux:fincore openssl:openssl procps:pgrep python3:python3 bc:bc gnuplot-nox:gnuplot
 

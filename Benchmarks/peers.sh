@@ -24,15 +24,9 @@
 # script starts is stopped on exit.
 set -euo pipefail
 
-if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  echo "usage: $0 <blobcache-binary> <scratch-dir> [results.md]" >&2
-  exit 2
-fi
-[ -x "$1" ] || { echo "not an executable: $1" >&2; exit 2; }
-blobcache_bin=$(realpath "$1")
-mkdir -p "$2"
-scratch=$(realpath "$2")
-results=${3:-}
+# shellcheck source=Benchmarks/common.sh
+. "$(dirname "$0")/common.sh"
+section_arguments "$@"
 nodes=${BENCH_PEER_NODES:-32}
 layer_mib=${BENCH_PEER_MIB:-256}
 if ! [[ $nodes =~ ^[0-9]+$ ]] || [ "$nodes" -lt 2 ] || [ "$nodes" -gt 250 ]; then
@@ -40,8 +34,6 @@ if ! [[ $nodes =~ ^[0-9]+$ ]] || [ "$nodes" -lt 2 ] || [ "$nodes" -gt 250 ]; the
   exit 2
 fi
 
-# shellcheck source=Benchmarks/common.sh
-. "$(dirname "$0")/common.sh"
 install_missing docker-registry:/usr/bin/docker-registry skopeo:skopeo umoci:umoci jq:jq curl:curl openssl:openssl python3:python3 bc:bc
 
 cluster_dir=$scratch/peers-cluster

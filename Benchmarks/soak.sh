@@ -38,15 +38,9 @@
 # the script starts is stopped on exit.
 set -euo pipefail
 
-if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  echo "usage: $0 <blobcache-binary> <scratch-dir> [results.md]" >&2
-  exit 2
-fi
-[ -x "$1" ] || { echo "not an executable: $1" >&2; exit 2; }
-blobcache_bin=$(realpath "$1")
-mkdir -p "$2"
-scratch=$(realpath "$2")
-results=${3:-}
+# shellcheck source=Benchmarks/common.sh
+. "$(dirname "$0")/common.sh"
+section_arguments "$@"
 charts=$(realpath "$(dirname "$0")")/charts
 seconds=${BENCH_SOAK_SECONDS:-300}
 anchor_seconds=${BENCH_SOAK_ANCHOR_SECONDS:-60}
@@ -58,8 +52,6 @@ if ! [[ $connections =~ ^[0-9]+$ ]] || [ "$connections" -lt 180 ]; then
   exit 2
 fi
 
-# shellcheck source=Benchmarks/common.sh
-. "$(dirname "$0")/common.sh"
 install_missing docker-registry:/usr/bin/docker-registry wrk:wrk nginx-light:nginx gnuplot-nox:gnuplot \
   curl:curl procps:pgrep python3:python3 bc:bc
 after_cleanup() { rm -rf "$scratch/origin" "$scratch/blobcache-data" "$scratch/nginx" "$scratch/registry" "$scratch/blobs"; }
